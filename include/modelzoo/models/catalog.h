@@ -1,0 +1,45 @@
+#pragma once
+/// \file
+/// The table of architectures: name -> builder. Each model family adds its
+/// architectures in src/models/catalog.cpp; the table is constant after
+/// first use (no registration at run time).
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "modelzoo/models/classifier.h"
+
+namespace modelzoo::models {
+
+/// Arguments every builder understands; family-specific knobs go in `extra`
+/// (e.g. {"aux_logits": true}, {"image_size": 384}).
+struct ArchArgs {
+  int64_t num_classes = 1000;
+  /// false: skip random initialisation because weights will be loaded over
+  /// every parameter (the pretrained path); parameters are then left
+  /// uninitialised (torch::empty) until load_state_dict fills them.
+  bool init_weights = true;
+  nlohmann::json extra = nlohmann::json::object();
+};
+
+/// One architecture.
+struct ArchInfo {
+  std::string name;    ///< torchvision's builder name, e.g. "vgg19_bn"
+  std::string family;  ///< e.g. "vgg"
+  std::function<Classifier(const ArchArgs&)> build;
+};
+
+/// Every architecture, sorted by name.
+const std::vector<ArchInfo>& architectures();
+/// The architecture or nullptr.
+const ArchInfo* find_architecture(const std::string& name);
+/// Builds `name`; throws modelzoo::Error listing known names when unknown.
+Classifier build_architecture(const std::string& name, const ArchArgs& args = {});
+/// Names of every architecture, sorted.
+std::vector<std::string> list_models();
+
+}  // namespace modelzoo::models

@@ -1,0 +1,110 @@
+#pragma once
+/// \file
+/// The model registry: JSON files that map a model name (`vgg19`) to its
+/// architecture and its weights entries (`IMAGENET1K_V1` -> URL, SHA-256,
+/// size, file name, transforms, metadata). The schema is documented in
+/// registry/README.md.
+///
+/// Layers, later ones overriding earlier ones entry by entry:
+/// the built-in registry (embedded in the library) < user files
+/// (MODELZOO_REGISTRY, `--registry`) < per-call overrides in the hub.
+/// Loading a file is all-or-nothing: an invalid file leaves the registry as
+/// it was and throws RegistryError naming the file and the JSON path.
+
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace modelzoo::registry {
+
+/// Preprocessing that the weights were trained with (torchvision's
+/// ImageClassification preset, plus what caffe-converted weights need).
+struct Transforms {
+  int64_t resize_size = 256;       ///< shorter side is resized to this
+  int64_t crop_size = 224;         ///< then centre-cropped to crop_size x crop_size
+  std::string interpolation = "bilinear";  ///< "bilinear" | "bicubic" | "nearest"
+  std::array<double, 3> mean{0.485, 0.456, 0.406};
+  std::array<double, 3> std{0.229, 0.224, 0.225};
+  double value_scale = 1.0;        ///< pixel values are in [0, value_scale] (255 for caffe)
+  std::string channel_order = "RGB";  ///< "RGB" | "BGR"
+};
+
+/// Expected SHA-256: a full 64-hex digest, or a prefix (torch.hub's check of
+/// the hash embedded in a file name such as vgg11-8a719046.pth).
+struct HashSpec {
+  std::string hex;         ///< lower-case hex; 64 chars when full
+  bool is_prefix = false;  ///< true when only a prefix is publicly known
+  /// True when `full_hex` (a 64-char digest) satisfies this spec.
+  bool matches(const std::string& full_hex) const;
+  bool empty() const { return hex.empty(); }
+};
+
+/// One weights entry of a model (torchvision's `Weights` enum member).
+struct WeightsEntry {
+  std::string tag;          ///< e.g. "IMAGENET1K_V1"
+  std::string url;
+  HashSpec sha256;
+  std::optional<uint64_t> size;  ///< bytes, when publicly known
+  std::string file_name;    ///< cache file name; defaults to the URL's basename
+  Transforms transforms;
+  std::vector<std::string> categories;  ///< class names, index = logit index
+  nlohmann::json meta = nlohmann::json::object();  ///< num_params, metrics, recipe, ...
+};
+
+/// One registered model: architecture + its weights.
+struct ModelEntry {
+  std::string name;         ///< e.g. "vgg19"
+  std::string arch;         ///< architecture builder name (usually == name)
+  std::string default_tag;  ///< tag that "DEFAULT" / pretrained=true resolves to
+  std::vector<WeightsEntry> weights;  ///< in file order
+  std::string origin;       ///< file the (last) definition came from
+
+  /// The entry for `tag` ("DEFAULT" resolves to default_tag), or nullptr.
+  const WeightsEntry* find_weights(const std::string& tag) const;
+  /// As find_weights, but throws RegistryError listing the known tags.
+  const WeightsEntry& require_weights(const std::string& tag) const;
+};
+
+/// An immutable-once-built set of model entries.
+class Registry {
+ public:
+  /// An empty registry.
+  Registry() = default;
+  /// The built-in registry embedded in the library.
+  static Registry builtin();
+  /// builtin() plus the files named by MODELZOO_REGISTRY (':'-separated).
+  static Registry from_env();
+
+  /// Adds/overrides entries from a JSON file. All-or-nothing.
+  void add_file(const std::filesystem::path& file);
+  /// Adds/overrides entries from JSON text; `origin` names it in errors.
+  void add_json(const std::string& text, const std::string& origin);
+  /// Adds or replaces one entry (per-call overrides). Validates it.
+  void add_entry(ModelEntry entry);
+
+  /// The model, or nullptr.
+  const ModelEntry* find(const std::string& name) const;
+  /// The model, or RegistryError naming it and suggesting close names.
+  const ModelEntry& require(const std::string& name) const;
+  /// All model names, sorted.
+  std::vector<std::string> names() const;
+  std::size_t size() const { return models_.size(); }
+
+ private:
+  std::map<std::string, ModelEntry> models_;
+};
+
+/// Parses one registry document without adding it anywhere (used by
+/// add_json; exposed for validation tools). Throws RegistryError.
+std::vector<ModelEntry> parse_registry(const std::string& text, const std::string& origin);
+
+/// Checks a cache file name: non-empty, no '/', '\\', "..", control characters.
+bool is_safe_file_name(const std::string& name);
+
+}  // namespace modelzoo::registry
