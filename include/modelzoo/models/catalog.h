@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -31,6 +32,13 @@ struct ArchInfo {
   std::string name;    ///< torchvision's builder name, e.g. "vgg19_bn"
   std::string family;  ///< e.g. "vgg"
   std::function<Classifier(const ArchArgs&)> build;
+  /// Key renames published weight files need, applied before loading:
+  /// {ECMAScript regex matching a whole key, replacement with $1..}
+  /// (e.g. DenseNet's old "norm.1" names).
+  std::vector<std::pair<std::string, std::string>> key_renames = {};
+  /// Regexes of file keys the model does not hold and which are dropped
+  /// before a strict load (e.g. GoogLeNet's aux heads when aux_logits=false).
+  std::vector<std::string> ignored_keys = {};
 };
 
 /// Every architecture, sorted by name.
