@@ -1,0 +1,19 @@
+#pragma once
+/// \file
+/// Umbrella header: everything a program using modelzoo needs.
+///
+///     #include <modelzoo/modelzoo.h>
+///     auto model = modelzoo::vgg19(/*pretrained=*/true);
+///     auto logits = model->forward(torch::randn({1, 3, 224, 224}));
+
+#include "modelzoo/error.h"
+#include "modelzoo/cache/cache.h"
+#include "modelzoo/cache/sha256.h"
+#include "modelzoo/fetch/fetch.h"
+#include "modelzoo/hub/factories.h"
+#include "modelzoo/hub/hub.h"
+#include "modelzoo/io/io.h"
+#include "modelzoo/models/catalog.h"
+#include "modelzoo/models/classifier.h"
+#include "modelzoo/registry/registry.h"
+#include "modelzoo/state_dict/state_dict.h"

@@ -1,0 +1,241 @@
+#include "modelzoo/hub/hub.h"
+
+#include <chrono>
+#include <filesystem>
+#include <regex>
+#include <system_error>
+
+#include <c10/core/GradMode.h>
+
+#include "modelzoo/cache/sha256.h"
+#include "modelzoo/error.h"
+
+namespace modelzoo {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+std::string label_of(const std::string& name, const Weights& w) { return name + ":" + w.describe(); }
+
+// What a request resolves to before anything is fetched.
+struct Resolved {
+  std::string arch;
+  const registry::ModelEntry* entry = nullptr;      // null for unregistered architectures
+  const registry::WeightsEntry* weights = nullptr;  // null unless Default/Tag
+};
+
+Resolved resolve(const std::string& name, const Weights& weights, const HubOptions& options) {
+  Resolved r;
+  r.entry = options.registry.find(name);
+  r.arch = r.entry ? r.entry->arch : name;
+  if (models::find_architecture(r.arch) == nullptr) {
+    // Builds the error listing known architectures.
+    if (r.entry == nullptr) options.registry.require(name);
+    models::build_architecture(r.arch);
+  }
+  if (weights.kind() == Weights::Kind::Default || weights.kind() == Weights::Kind::Tag) {
+    if (r.entry == nullptr) {
+      throw RegistryError("model '" + name + "' has no registry entry, so it has no weights '" +
+                          weights.describe() + "'; pass Weights::url(...) or Weights::file(...)");
+    }
+    r.weights = &r.entry->require_weights(
+        weights.kind() == Weights::Kind::Default ? std::string("DEFAULT") : weights.value());
+  }
+  return r;
+}
+
+fetch::FetchRequest registry_request(const std::string& name, const registry::WeightsEntry& we) {
+  fetch::FetchRequest req;
+  req.url = we.url;
+  req.file_name = we.file_name;
+  req.expect.sha256 = we.sha256.hex;
+  req.expect.sha256_is_prefix = we.sha256.is_prefix;
+  req.expect.size = we.size;
+  req.label = name + ":" + we.tag;
+  return req;
+}
+
+// Fetches (or finds) the file of a request that needs one. Local files are
+// used in place, verified when a hash was given.
+fetch::FetchResult locate(const std::string& name, const Weights& weights, const Resolved& r,
+                          const HubOptions& options) {
+  if (weights.kind() == Weights::Kind::File) {
+    fetch::FetchResult res;
+    res.path = weights.value();
+    std::error_code ec;
+    if (!fs::is_regular_file(res.path, ec)) {
+      throw CacheError("weights file for " + name + " not found: " + res.path.string());
+    }
+    res.bytes = fs::file_size(res.path, ec);
+    if (!weights.sha256().empty()) {
+      res.sha256 = cache::sha256_file(res.path);
+      registry::HashSpec spec{weights.sha256(), weights.sha256().size() != 64};
+      if (!spec.matches(res.sha256)) {
+        throw HashMismatchError("weights file for " + name + " (" + res.path.string() +
+                                ") has sha256 " + res.sha256 + ", expected " + weights.sha256());
+      }
+    }
+    return res;
+  }
+  fetch::FetchRequest req;
+  if (weights.kind() == Weights::Kind::Url) {
+    req.url = weights.value();
+    req.file_name = weights.file_name();
+    req.expect.sha256 = weights.sha256();
+    req.expect.sha256_is_prefix = weights.sha256_is_prefix();
+    req.label = label_of(name, weights);
+  } else {
+    req = registry_request(name, *r.weights);
+  }
+  return fetch::fetch_to_cache(req, cache::Cache(options.cache), options.fetch);
+}
+
+models::ArchArgs arch_args(const Resolved& r, const HubOptions& options, bool pretrained) {
+  models::ArchArgs args;
+  args.init_weights = !pretrained;
+  if (r.weights != nullptr) {
+    if (!r.weights->categories.empty()) args.num_classes = static_cast<int64_t>(r.weights->categories.size());
+    auto it = r.weights->meta.find("arch_options");
+    if (it != r.weights->meta.end() && it->is_object()) args.extra = *it;
+  }
+  if (options.num_classes) args.num_classes = *options.num_classes;
+  for (const auto& [k, v] : options.arch_options.items()) args.extra[k] = v;
+  return args;
+}
+
+// Applies the architecture's renames and drops its ignorable keys that the
+// model does not hold, then the caller's own load options.
+state_dict::LoadOptions load_options_for(const models::ArchInfo& arch, const HubOptions& options) {
+  state_dict::LoadOptions lo = options.load;
+  std::vector<state_dict::RenameRule> rules;
+  for (const auto& [pattern, replacement] : arch.key_renames) rules.push_back({pattern, replacement});
+  rules.insert(rules.end(), lo.renames.begin(), lo.renames.end());
+  lo.renames = std::move(rules);
+  return lo;
+}
+
+io::StateDict drop_ignored(const io::StateDict& sd, const models::ArchInfo& arch,
+                           const torch::nn::Module& model) {
+  if (arch.ignored_keys.empty()) return sd;
+  std::vector<std::regex> patterns;
+  for (const auto& p : arch.ignored_keys) patterns.emplace_back(p);
+  const io::StateDict held = state_dict::state_dict(model);
+  io::StateDict out;
+  for (const auto& item : sd) {
+    bool drop = false;
+    if (held.find(item.key()) == nullptr) {
+      for (const auto& re : patterns) drop = drop || std::regex_match(item.key(), re);
+    }
+    if (!drop) out.insert(item.key(), item.value());
+  }
+  return out;
+}
+
+}  // namespace
+
+HubOptions HubOptions::from_env() {
+  HubOptions o;
+  o.registry = registry::Registry::from_env();
+  o.cache = cache::CacheOptions::from_env();
+  o.fetch = fetch::FetchOptions::from_env();
+  return o;
+}
+
+const HubOptions& default_hub_options() {
+  static const HubOptions options = HubOptions::from_env();
+  return options;
+}
+
+const registry::WeightsEntry* resolve_weights_entry(const std::string& name, const Weights& weights,
+                                                    const HubOptions& options) {
+  return resolve(name, weights, options).weights;
+}
+
+fetch::FetchResult fetch_weights(const std::string& name, const Weights& weights, const HubOptions& options) {
+  if (weights.kind() == Weights::Kind::None) {
+    throw Error("fetch_weights(" + name + "): weights 'none' have no file to fetch");
+  }
+  const Resolved r = resolve(name, weights, options);
+  return locate(name, weights, r, options);
+}
+
+Classifier get_model(const std::string& name, const Weights& weights, const HubOptions& options) {
+  const auto t_start = Clock::now();
+  LoadTrace local;
+  LoadTrace& trace = options.trace ? *options.trace : local;
+  trace = LoadTrace{};
+  trace.model = name;
+  trace.weights = weights.describe();
+
+  auto t0 = Clock::now();
+  const Resolved r = resolve(name, weights, options);
+  const models::ArchInfo& arch = *models::find_architecture(r.arch);
+  const bool pretrained = weights.kind() != Weights::Kind::None;
+  trace.resolve_ms = ms_since(t0);
+
+  if (!pretrained) {
+    t0 = Clock::now();
+    Classifier model = arch.build(arch_args(r, options, false));
+    trace.build_ms = ms_since(t0);
+    trace.total_ms = ms_since(t_start);
+    return model;
+  }
+
+  t0 = Clock::now();
+  fetch::FetchResult file = locate(name, weights, r, options);
+  trace.fetch_ms = ms_since(t0);
+  trace.file = file.path;
+  trace.downloaded = file.downloaded;
+  trace.source_url = file.url;
+
+  t0 = Clock::now();
+  io::StateDict sd;
+  try {
+    sd = io::read_state_dict(file.path, options.read);
+  } catch (const FormatError& e) {
+    // A cached file that passed its stamp but does not parse may have been
+    // damaged after it was verified: rehash it, and fetch it again once when
+    // it no longer matches. A file that matches its hash is what was published.
+    const bool refetchable = weights.kind() != Weights::Kind::File && !file.downloaded && !options.fetch.offline;
+    if (!refetchable) throw;
+    const std::string actual = cache::sha256_file(file.path);
+    const std::string& expected = r.weights ? r.weights->sha256.hex : weights.sha256();
+    const bool is_prefix = r.weights ? r.weights->sha256.is_prefix : weights.sha256_is_prefix();
+    if (registry::HashSpec{expected, is_prefix}.matches(actual)) throw;
+    std::error_code ec;
+    fs::remove(file.path, ec);
+    file = locate(name, weights, r, options);
+    trace.file = file.path;
+    trace.downloaded = file.downloaded;
+    trace.source_url = file.url;
+    sd = io::read_state_dict(file.path, options.read);
+  }
+  trace.read_ms = ms_since(t0);
+  trace.tensors = sd.size();
+
+  t0 = Clock::now();
+  Classifier model = arch.build(arch_args(r, options, true));
+  trace.build_ms = ms_since(t0);
+
+  t0 = Clock::now();
+  try {
+    c10::NoGradGuard no_grad;
+    state_dict::load_state_dict(*model, drop_ignored(sd, arch, *model), load_options_for(arch, options));
+  } catch (const LoadError& e) {
+    throw LoadError("loading " + file.path.string() + " into " + r.arch + " (" + label_of(name, weights) +
+                    "): " + e.what());
+  }
+  model->eval();
+  trace.load_ms = ms_since(t0);
+  trace.total_ms = ms_since(t_start);
+  return model;
+}
+
+std::vector<std::string> list_models() { return models::list_models(); }
+
+}  // namespace modelzoo

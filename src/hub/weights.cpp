@@ -1,0 +1,65 @@
+#include <utility>
+
+#include "modelzoo/error.h"
+#include "modelzoo/fetch/fetch.h"
+#include "modelzoo/hub/weights.h"
+
+namespace modelzoo {
+
+Weights Weights::tag(std::string tag) {
+  if (tag.empty()) throw Error("Weights::tag: expected a weights tag such as IMAGENET1K_V1, got an empty string");
+  Weights w(Kind::Tag);
+  w.value_ = std::move(tag);
+  return w;
+}
+
+Weights Weights::url(std::string url, std::string sha256, std::string file_name, bool sha256_is_prefix) {
+  if (url.empty()) throw Error("Weights::url: expected a URL, got an empty string");
+  if (sha256.empty()) {
+    throw Error("Weights::url(" + fetch::sanitize_url(url) +
+                "): a SHA-256 is required for a custom URL (integrity is not optional)");
+  }
+  Weights w(Kind::Url);
+  w.value_ = std::move(url);
+  w.sha256_ = std::move(sha256);
+  w.file_name_ = std::move(file_name);
+  w.sha256_is_prefix_ = sha256_is_prefix;
+  return w;
+}
+
+Weights Weights::file(std::filesystem::path path, std::string sha256) {
+  if (path.empty()) throw Error("Weights::file: expected a path, got an empty string");
+  Weights w(Kind::File);
+  w.value_ = path.string();
+  w.sha256_ = std::move(sha256);
+  return w;
+}
+
+Weights Weights::parse(const std::string& spec) {
+  if (spec.empty() || spec == "none" || spec == "None") return none();
+  if (spec == "default" || spec == "DEFAULT") return default_weights();
+  if (spec.rfind("file:", 0) == 0) return file(spec.substr(5));
+  if (spec.rfind("http://", 0) == 0 || spec.rfind("https://", 0) == 0) {
+    const auto hash_pos = spec.rfind("#sha256=");
+    if (hash_pos == std::string::npos) {
+      throw Error("weights spec " + fetch::sanitize_url(spec) +
+                  ": expected URL#sha256=HEX (a custom URL needs its SHA-256)");
+    }
+    const std::string hex = spec.substr(hash_pos + 8);
+    return url(spec.substr(0, hash_pos), hex, "", hex.size() != 64);
+  }
+  return tag(spec);
+}
+
+std::string Weights::describe() const {
+  switch (kind_) {
+    case Kind::None: return "none";
+    case Kind::Default: return "DEFAULT";
+    case Kind::Tag: return value_;
+    case Kind::Url: return fetch::sanitize_url(value_);
+    case Kind::File: return value_;
+  }
+  return "?";
+}
+
+}  // namespace modelzoo
