@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what modelzoo needs to build and test on Debian bookworm (apt-get),
+# then configures and builds it into ${BUILD_DIR:-build}.
+# Usage: scripts/setup.sh [cmake target...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  build-essential cmake ccache pkg-config
+  libtorch-dev libcurl4-openssl-dev libssl-dev zlib1g-dev nlohmann-json3-dev
+  libgtest-dev libgmock-dev libcli11-dev
+  nginx openssl curl
+  python3-torch python3-torchvision
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "== installing: ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+BUILD_DIR=${BUILD_DIR:-build}
+JOBS=${JOBS:-$(nproc)}
+echo "== configuring ${BUILD_DIR}"
+cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >/dev/null
+echo "== building ${*:-all} with ${JOBS} jobs"
+if [ $# -gt 0 ]; then
+  for t in "$@"; do cmake --build "$BUILD_DIR" --target "$t" -j "$JOBS"; done
+else
+  cmake --build "$BUILD_DIR" -j "$JOBS"
+fi
