@@ -1,0 +1,132 @@
+// Tests of the loopback nginx harness itself (tests/support/nginx_server.h),
+// driven with plain libcurl so they do not depend on the fetch stage.
+#include <curl/curl.h>
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "support/nginx_server.h"
+
+namespace {
+
+static auto* const kNginxEnv = ::testing::AddGlobalTestEnvironment(new mz_test::NginxEnvironment);
+
+struct Reply {
+  CURLcode code = CURLE_OK;
+  long status = 0;
+  std::string body;
+  std::string headers;
+};
+
+size_t append(char* p, size_t s, size_t n, void* ud) {
+  static_cast<std::string*>(ud)->append(p, s * n);
+  return s * n;
+}
+
+Reply get(const std::string& url, const std::string& ca = "", const std::vector<std::string>& extra = {}) {
+  Reply r;
+  CURL* h = curl_easy_init();
+  curl_slist* list = nullptr;
+  for (const auto& e : extra) list = curl_slist_append(list, e.c_str());
+  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h, CURLOPT_PROXY, "");
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, append);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &r.body);
+  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, append);
+  curl_easy_setopt(h, CURLOPT_HEADERDATA, &r.headers);
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, list);
+  curl_easy_setopt(h, CURLOPT_TIMEOUT, 20L);
+  if (!ca.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, ca.c_str());
+  r.code = curl_easy_perform(h);
+  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r.status);
+  curl_slist_free_all(list);
+  curl_easy_cleanup(h);
+  return r;
+}
+
+mz_test::NginxServer& srv() { return mz_test::NginxEnvironment::server(); }
+
+TEST(NginxHarness, ServesStaticFilesOverHttpAndCountsRequests) {
+  srv().write_file("harness/static.txt", "hello loopback");
+  const Reply r = get(srv().http_url() + "/harness/static.txt");
+  ASSERT_EQ(r.code, CURLE_OK) << curl_easy_strerror(r.code);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "hello loopback");
+  const auto log = srv().requests("/harness/static.txt");
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_EQ(log[0].status, 200);
+  EXPECT_EQ(log[0].method, "GET");
+  EXPECT_EQ(log[0].body_bytes, 14u);
+  EXPECT_EQ(log[0].range, "");
+}
+
+TEST(NginxHarness, HttpsVerifiesAgainstGeneratedCa) {
+  srv().write_file("harness/tls.txt", "secret-free");
+  const Reply ok = get(srv().https_url() + "/harness/tls.txt", srv().ca_file().string());
+  ASSERT_EQ(ok.code, CURLE_OK) << curl_easy_strerror(ok.code);
+  EXPECT_EQ(ok.body, "secret-free");
+  const Reply by_name = get(srv().https_localhost_url() + "/harness/tls.txt", srv().ca_file().string());
+  ASSERT_EQ(by_name.code, CURLE_OK) << curl_easy_strerror(by_name.code);
+  EXPECT_EQ(by_name.body, "secret-free");
+  // Without the CA the system trust store does not know the server certificate.
+  const Reply bad = get(srv().https_url() + "/harness/tls.txt", "/etc/ssl/certs/ca-certificates.crt");
+  EXPECT_EQ(bad.code, CURLE_PEER_FAILED_VERIFICATION) << curl_easy_strerror(bad.code);
+}
+
+TEST(NginxHarness, RangeRequestsAreAnsweredAndLogged) {
+  srv().write_file("harness/range.bin", "0123456789");
+  const Reply r = get(srv().http_url() + "/harness/range.bin", "", {"Range: bytes=4-"});
+  ASSERT_EQ(r.code, CURLE_OK);
+  EXPECT_EQ(r.status, 206);
+  EXPECT_EQ(r.body, "456789");
+  const auto log = srv().requests("/harness/range.bin");
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_EQ(log[0].status, 206);
+  EXPECT_EQ(log[0].range, "bytes=4-");
+}
+
+TEST(NginxHarness, StatusLocationsAnswerFixedCodes) {
+  for (long code : {403L, 404L, 500L}) {
+    const Reply r = get(srv().http_url() + "/status/" + std::to_string(code) + "/x.bin");
+    EXPECT_EQ(r.status, code);
+  }
+  const Reply busy = get(srv().http_url() + "/status/503/x.bin");
+  EXPECT_EQ(busy.status, 503);
+  EXPECT_NE(busy.headers.find("Retry-After: 1"), std::string::npos) << busy.headers;
+  const Reply many = get(srv().http_url() + "/status/429/x.bin");
+  EXPECT_EQ(many.status, 429);
+  EXPECT_NE(many.headers.find("Retry-After: 1"), std::string::npos) << many.headers;
+}
+
+TEST(NginxHarness, FlakyLocationFailsFirstRequestsThenServes) {
+  srv().write_file("harness/flaky.bin", "eventually");
+  const std::string url = srv().https_url() + "/flaky/503/2/harness/flaky.bin";
+  const std::string ca = srv().ca_file().string();
+  EXPECT_EQ(get(url, ca).status, 503);
+  EXPECT_EQ(get(url, ca).status, 503);
+  const Reply ok = get(url, ca);
+  EXPECT_EQ(ok.status, 200);
+  EXPECT_EQ(ok.body, "eventually");
+  const Reply range = get(url, ca, {"Range: bytes=5-"});
+  EXPECT_EQ(range.status, 206);
+  EXPECT_EQ(range.body, "ually");
+  EXPECT_EQ(srv().request_count("/flaky/503/2/harness/flaky.bin"), 4u);
+  srv().reset_counters();
+  EXPECT_EQ(get(url, ca).status, 503);
+}
+
+TEST(NginxHarness, TruncateLocationCutsTheFirstBodyShort) {
+  const std::string content(100000, 'z');
+  srv().write_file("harness/trunc.bin", content);
+  const std::string url = srv().http_url() + "/truncate/1/1000/harness/trunc.bin";
+  const Reply cut = get(url);
+  EXPECT_EQ(cut.code, CURLE_PARTIAL_FILE) << curl_easy_strerror(cut.code);
+  EXPECT_LT(cut.body.size(), content.size());
+  const Reply full = get(url);
+  ASSERT_EQ(full.code, CURLE_OK) << curl_easy_strerror(full.code);
+  EXPECT_EQ(full.body, content);
+}
+
+}  // namespace

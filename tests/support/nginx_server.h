@@ -1,0 +1,141 @@
+#pragma once
+/// \file
+/// nginx on loopback for end-to-end download tests (HTTP and HTTPS with a
+/// generated CA), plus a tiny in-process HTTP backend for the failures nginx
+/// cannot produce by itself (fail the first N requests, cut a body short).
+///
+/// Typical use in a gtest file:
+/// \code
+///   static auto* const kEnv =
+///       ::testing::AddGlobalTestEnvironment(new mz_test::NginxEnvironment);
+///   TEST(Fetch, Works) {
+///     auto& srv = mz_test::NginxEnvironment::server();   // started once per binary
+///     srv.write_file("w/a.bin", "bytes");
+///     download(srv.http_url() + "/w/a.bin", ...);         // or srv.https_url() + ca_file()
+///     EXPECT_EQ(srv.request_count("/w/a.bin"), 1u);
+///   }
+/// \endcode
+///
+/// Everything lives in a fresh temporary directory (config, pid file, logs,
+/// nginx temp paths, certificates, the default document root), so it runs as
+/// root or not without touching /var or /etc. The directory is removed when the
+/// server is destroyed.
+///
+/// URL layout (every path below the base URLs):
+/// | path | behaviour |
+/// |---|---|
+/// | `/<p>` | static file `<docroot>/<p>`; nginx's own Range, If-Range, ETag, Last-Modified |
+/// | `/status/<code>/<anything>` | always answers `<code>`, one of 400 401 403 404 410 429 500 502 503 504; 429 and 503 carry `Retry-After: <retry_after_seconds>` |
+/// | `/slow/<p>` | `<docroot>/<p>` sent at `slow_rate` bytes per second (nginx limit_rate) |
+/// | `/flaky/<code>/<n>/<p>` | the first `<n>` requests for this exact URI answer `<code>` (429/503 with Retry-After), later ones serve `<docroot>/<p>` (Range and If-Range supported) |
+/// | `/truncate/<n>/<k>/<p>` | the first `<n>` requests for this exact URI send the full headers of `<docroot>/<p>` (or of the requested range) but only `<k>` body bytes, then close the connection; later ones serve it completely |
+///
+/// `/flaky/` and `/truncate/` are proxied by nginx to the backend, so they are
+/// reachable over HTTP and HTTPS and appear in the same access log.
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace mz_test {
+
+/// One request as nginx logged it.
+struct AccessLogEntry {
+  int status = 0;              ///< response status nginx sent
+  std::string method;          ///< "GET", "HEAD", ...
+  std::string path;            ///< decoded path without the query ($uri)
+  std::string request_uri;     ///< path and query as the client sent them
+  std::string range;           ///< the Range request header, "" when absent
+  std::string if_range;        ///< the If-Range request header, "" when absent
+  uint64_t body_bytes = 0;     ///< body bytes sent
+};
+
+/// Settings of an NginxServer.
+struct NginxOptions {
+  /// Served at "/". Empty: a fresh directory `<server dir>/docroot`.
+  std::filesystem::path docroot;
+  /// Retry-After value sent with 429 and 503 answers.
+  int retry_after_seconds = 1;
+  /// nginx limit_rate for /slow/ (bytes per second; nginx syntax, e.g. "32k").
+  std::string slow_rate = "32k";
+};
+
+/// A running nginx (master + one worker) on 127.0.0.1, on free ports.
+/// Construction blocks until both listeners accept connections (throws
+/// std::runtime_error with nginx's error log otherwise); the destructor stops
+/// nginx (SIGQUIT, wait, then SIGKILL to its process group) and removes the
+/// temporary directory. Not copyable or movable.
+class NginxServer {
+ public:
+  explicit NginxServer(NginxOptions options = {});
+  ~NginxServer();
+  NginxServer(const NginxServer&) = delete;
+  NginxServer& operator=(const NginxServer&) = delete;
+
+  /// "http://127.0.0.1:<port>" (no trailing slash).
+  std::string http_url() const;
+  /// "https://127.0.0.1:<port>" (no trailing slash); needs ca_file().
+  std::string https_url() const;
+  /// "https://localhost:<port>" (the certificate also names localhost).
+  std::string https_localhost_url() const;
+  /// The CA certificate that signed the server's certificate (PEM).
+  std::filesystem::path ca_file() const;
+  /// The document root served at "/".
+  const std::filesystem::path& docroot() const { return docroot_; }
+  /// The server's private temporary directory (config, logs, certificates).
+  const std::filesystem::path& dir() const { return dir_; }
+  /// A scratch directory inside dir() for the test's own files (created).
+  std::filesystem::path scratch_dir(const std::string& name) const;
+
+  /// Writes `bytes` to `<docroot>/<relative>` (parents created); returns the path.
+  std::filesystem::path write_file(const std::string& relative, const std::string& bytes) const;
+
+  /// Every request logged so far, in order. Waits briefly until the log stops
+  /// growing, since nginx writes a line just after the response is sent.
+  std::vector<AccessLogEntry> access_log() const;
+  /// The logged requests whose decoded path ($uri) equals `path` ("/w/a.bin").
+  std::vector<AccessLogEntry> requests(const std::string& path) const;
+  /// Number of logged requests whose decoded path equals `path`.
+  std::size_t request_count(const std::string& path) const;
+
+  /// Forgets how many requests each /flaky/ and /truncate/ URI has seen.
+  void reset_counters();
+
+  int http_port() const { return http_port_; }    ///< plain HTTP port
+  int https_port() const { return https_port_; }  ///< HTTPS port
+  long pid() const { return pid_; }                ///< nginx master process id
+
+ private:
+  class Backend;
+  void write_config(int backend_port) const;
+  bool start_once(std::string* why);
+  void stop();
+
+  NginxOptions options_;
+  std::filesystem::path dir_;
+  std::filesystem::path docroot_;
+  std::filesystem::path ca_file_;
+  std::filesystem::path cert_;
+  std::filesystem::path key_;
+  int http_port_ = 0;
+  int https_port_ = 0;
+  long pid_ = -1;
+  std::unique_ptr<Backend> backend_;
+};
+
+/// A gtest Environment owning one NginxServer per test binary: register it
+/// with ::testing::AddGlobalTestEnvironment(new NginxEnvironment); server()
+/// starts nginx on first use and TearDown() stops it after the last test.
+class NginxEnvironment : public ::testing::Environment {
+ public:
+  /// Stops the shared server (if it was started).
+  void TearDown() override;
+  /// The shared server, started with default options on first call.
+  static NginxServer& server();
+};
+
+}  // namespace mz_test
