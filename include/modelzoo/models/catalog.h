@@ -27,6 +27,20 @@ struct ArchArgs {
   nlohmann::json extra = nlohmann::json::object();
 };
 
+/// Throws modelzoo::Error naming `arch` and the offending key when
+/// `args.extra` is not a JSON object or holds a key not in `known`, so that a
+/// misspelt knob is never silently ignored.
+void check_extra_keys(const ArchArgs& args, const std::string& arch,
+                      const std::vector<std::string>& known);
+/// `args.extra[key]` as a number, `fallback` when absent; modelzoo::Error
+/// naming `arch` and `key` when it is not a number.
+double extra_number(const ArchArgs& args, const std::string& arch, const std::string& key,
+                    double fallback);
+/// `args.extra[key]` as a bool, `fallback` when absent; modelzoo::Error
+/// naming `arch` and `key` when it is not a bool.
+bool extra_bool(const ArchArgs& args, const std::string& arch, const std::string& key,
+                bool fallback);
+
 /// One architecture.
 struct ArchInfo {
   std::string name;    ///< torchvision's builder name, e.g. "vgg19_bn"
