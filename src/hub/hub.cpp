@@ -95,13 +95,22 @@ fetch::FetchResult locate(const std::string& name, const Weights& weights, const
   return fetch::fetch_to_cache(req, cache::Cache(options.cache), options.fetch);
 }
 
-models::ArchArgs arch_args(const Resolved& r, const HubOptions& options, bool pretrained) {
+models::ArchArgs arch_args(const models::ArchInfo& arch, const Resolved& r, const HubOptions& options,
+                           bool pretrained) {
   models::ArchArgs args;
   args.init_weights = !pretrained;
+  if (pretrained) args.extra = arch.pretrained_extra;
   if (r.weights != nullptr) {
     if (!r.weights->categories.empty()) args.num_classes = static_cast<int64_t>(r.weights->categories.size());
-    auto it = r.weights->meta.find("arch_options");
-    if (it != r.weights->meta.end() && it->is_object()) args.extra = *it;
+    const auto& meta = r.weights->meta;
+    auto min_size = meta.find("min_size");
+    if (min_size != meta.end() && min_size->is_array() && !min_size->empty() && (*min_size)[0].is_number_integer()) {
+      args.extra["image_size"] = (*min_size)[0];
+    }
+    auto it = meta.find("arch_options");
+    if (it != meta.end() && it->is_object()) {
+      for (const auto& [k, v] : it->items()) args.extra[k] = v;
+    }
   }
   if (options.num_classes) args.num_classes = *options.num_classes;
   for (const auto& [k, v] : options.arch_options.items()) args.extra[k] = v;
@@ -180,7 +189,7 @@ Classifier get_model(const std::string& name, const Weights& weights, const HubO
 
   if (!pretrained) {
     t0 = Clock::now();
-    Classifier model = arch.build(arch_args(r, options, false));
+    Classifier model = arch.build(arch_args(arch, r, options, false));
     trace.build_ms = ms_since(t0);
     trace.total_ms = ms_since(t_start);
     return model;
@@ -219,7 +228,7 @@ Classifier get_model(const std::string& name, const Weights& weights, const HubO
   trace.tensors = sd.size();
 
   t0 = Clock::now();
-  Classifier model = arch.build(arch_args(r, options, true));
+  Classifier model = arch.build(arch_args(arch, r, options, true));
   trace.build_ms = ms_since(t0);
 
   t0 = Clock::now();

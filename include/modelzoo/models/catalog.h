@@ -17,7 +17,11 @@
 namespace modelzoo::models {
 
 /// Arguments every builder understands; family-specific knobs go in `extra`
-/// (e.g. {"aux_logits": true}, {"image_size": 384}).
+/// (e.g. {"aux_logits": true}, {"image_size": 384}). Builders ignore keys
+/// they do not know. For pretrained weights the hub fills `extra` from, in
+/// increasing precedence: ArchInfo::pretrained_extra, {"image_size":
+/// min_size[0]} when the weights' meta has "min_size", the weights' meta
+/// "arch_options", and HubOptions::arch_options.
 struct ArchArgs {
   int64_t num_classes = 1000;
   /// false: skip random initialisation because weights will be loaded over
@@ -53,6 +57,9 @@ struct ArchInfo {
   /// Regexes of file keys the model does not hold and which are dropped
   /// before a strict load (e.g. GoogLeNet's aux heads when aux_logits=false).
   std::vector<std::string> ignored_keys = {};
+  /// ArchArgs::extra applied when building for pretrained weights, below the
+  /// registry entry's "arch_options" (e.g. GoogLeNet: {"transform_input": true}).
+  nlohmann::json pretrained_extra = nlohmann::json::object();
 };
 
 /// Every architecture, sorted by name.
