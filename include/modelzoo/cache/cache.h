@@ -4,6 +4,14 @@
 /// shared with Python. A verified file carries a stamp `<file>.mzstamp`
 /// (size, mtime, sha256) so that a cache hit costs a stat; read-only roots
 /// (MODELZOO_READONLY_CACHES) are searched first and never written.
+///
+/// Files beside a cached file `<name>` (all in the same directory):
+/// | name | meaning |
+/// |---|---|
+/// | `<name>.mzstamp` | JSON `{"size":…, "mtime_ns":…, "sha256":"…"}`; ignored unless size and mtime (ns) still match the file |
+/// | `<name>.lock` | per-entry lock (flock); kept, since removing a lock file races with waiters |
+/// | `<name>.part` | a download in progress or interrupted (written only under the lock) |
+/// | `<name>.part.meta` | validators of the partial download (ETag / Last-Modified), for resume |
 
 #include <cstdint>
 #include <filesystem>
@@ -19,19 +27,24 @@ struct CacheOptions {
   std::vector<std::filesystem::path> readonly_roots;  ///< searched first, never written
   /// MODELZOO_CACHE, else $TORCH_HOME/hub/checkpoints, else
   /// $XDG_CACHE_HOME/torch/hub/checkpoints, else ~/.cache/torch/hub/checkpoints;
-  /// plus MODELZOO_READONLY_CACHES (':'-separated).
+  /// plus MODELZOO_READONLY_CACHES (':'-separated). A leading `~/` is expanded.
   static CacheOptions from_env();
 };
 
-/// The root from_env() would choose (no read-only roots).
+/// The root from_env() would choose (no read-only roots). Throws CacheError
+/// when no variable applies and the home directory is unknown.
 std::filesystem::path default_cache_root();
 
 /// What a cached file must be.
 struct Expectation {
-  std::string sha256;      ///< expected hex digest (or prefix)
+  std::string sha256;      ///< expected hex digest (or prefix); empty accepts any content
   bool sha256_is_prefix = false;
   std::optional<uint64_t> size;
 };
+
+/// True when the full hex `digest` satisfies `expect` (case-insensitive;
+/// a prefix expectation compares only its leading characters).
+bool digest_matches(const Expectation& expect, const std::string& digest);
 
 /// State of one file in the cache (for listing and lookups).
 enum class EntryState {
@@ -47,6 +60,45 @@ struct Lookup {
   std::filesystem::path path;   ///< where the file is (when not Absent)
   bool readonly = false;        ///< found in a read-only root
   std::string sha256;           ///< digest from the stamp, when Verified
+  /// Unverified because the file is known NOT to match (its stamp or a rehash
+  /// gave `actual_sha256`, or its size differs), rather than merely unchecked.
+  bool mismatch = false;
+  std::string actual_sha256;    ///< the digest that did not match (when known)
+};
+
+/// One file in the writable root, as list() reports it.
+struct CachedFile {
+  std::string file_name;                ///< name inside the root
+  std::filesystem::path path;           ///< full path
+  uint64_t size = 0;                    ///< bytes
+  std::optional<std::string> sha256;    ///< digest from a valid stamp
+  bool partial = false;                 ///< a `.part` download, not a finished file
+};
+
+/// True for the cache's own side files (`.mzstamp`, `.lock`, `.part`,
+/// `.part.meta`, and temporary files of atomic writes).
+bool is_auxiliary_file(const std::string& file_name);
+
+/// Exclusive per-entry lock: flock() on `<file>.lock`. Blocks until acquired;
+/// released by the destructor, or by the kernel when the holder dies. flock
+/// locks are per open file, so threads of one process exclude each other too.
+/// NFS: Linux emulates flock with POSIX byte-range locks there (needs a working
+/// lock manager; older kernels/clients may treat it as local-only). Publishing a
+/// file is a rename of a verified temporary, so even without a working lock two
+/// writers waste bandwidth but never expose a partial or unverified file.
+class EntryLock {
+ public:
+  /// Locks `<file>.lock` (parent directory created). Throws CacheError naming the path.
+  explicit EntryLock(const std::filesystem::path& file);
+  ~EntryLock();
+  EntryLock(const EntryLock&) = delete;
+  EntryLock& operator=(const EntryLock&) = delete;
+  /// The lock file's path.
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+  int fd_ = -1;
 };
 
 /// Access to the cache directories. Holds no global state.
@@ -55,7 +107,9 @@ class Cache {
   explicit Cache(CacheOptions options);
   const CacheOptions& options() const { return options_; }
 
-  /// `<root>/<file_name>`; throws CacheError for unsafe names.
+  /// `<root>/<file_name>`; throws CacheError for unsafe names (empty, ".",
+  /// "..", path separators, control characters, a leading '.', longer than 255
+  /// bytes, or a name ending like one of the cache's side files).
   std::filesystem::path target_path(const std::string& file_name) const;
 
   /// Finds `file_name` in the read-only roots, then the root. A file whose
@@ -63,10 +117,13 @@ class Cache {
   /// `verify_unstamped`, a file without a valid stamp is rehashed, and stamped
   /// when it matches (read-only files are never stamped; their stamp lives
   /// beside them or the hash is recomputed).
+  /// The first Verified file wins; otherwise the writable root's state is
+  /// reported (or a read-only root's, when only that one has the file).
   Lookup find(const std::string& file_name, const Expectation& expect,
               bool verify_unstamped = true) const;
 
   /// Records that `file` (in the writable root) has been verified to hash to `sha256`.
+  /// Written atomically (temporary + rename); throws CacheError naming the file.
   void write_stamp(const std::filesystem::path& file, const std::string& sha256) const;
   /// The digest recorded for `file` if its stamp still matches size and mtime.
   std::optional<std::string> read_stamp(const std::filesystem::path& file) const;
@@ -74,8 +131,19 @@ class Cache {
   /// All directories searched, in order (for error messages).
   std::vector<std::filesystem::path> search_path() const;
 
+  /// The finished files (and `.part` downloads) in the writable root, sorted by
+  /// name; side files are skipped. An absent root lists as empty.
+  std::vector<CachedFile> list() const;
+
+  /// Removes `file_name` and its side files from the writable root (under its
+  /// lock). Returns whether the file existed. Never touches read-only roots.
+  bool remove(const std::string& file_name) const;
+
  private:
   CacheOptions options_;
 };
+
+/// `<file>.mzstamp`.
+std::filesystem::path stamp_path(const std::filesystem::path& file);
 
 }  // namespace modelzoo::cache
