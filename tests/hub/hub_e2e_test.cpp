@@ -23,15 +23,15 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using ::testing::HasSubstr;
 
-// One fixture per binary: vgg11 weights in both formats, served by nginx.
+// vgg11 weights in both formats, generated once into the build tree (shared by
+// the test processes ctest starts, under a lock) and served by nginx.
 class Fixture {
  public:
   static Fixture& get() {
     static Fixture f;
     return f;
   }
-  mz_test::NginxServer& server() { return mz_test::NginxEnvironment::server(); }
-  const json& manifest() const { return manifest_; }
+  mz_test::NginxServer& server() { return *server_; }
   const json& vgg11() const { return manifest_["vgg11"]; }
   std::string url(const std::string& relative) { return server().http_url() + "/" + relative; }
   std::string zip_url() { return url(vgg11()["zip"]["file_name"].get<std::string>()); }
@@ -64,12 +64,15 @@ class Fixture {
 
  private:
   Fixture() {
-    const std::string out = mz_test::must_run(std::string(mz_test::python()) + " " MZ_SOURCE_DIR
-                                              "/tests/oracle/hub_fixture.py " +
-                                              mz_test::shell_quote(server().docroot().string()) + " vgg11");
-    manifest_ = json::parse(out);
+    const fs::path dir = fs::path(MZ_BINARY_DIR) / "fixtures" / "hub";
+    const fs::path script = fs::path(MZ_SOURCE_DIR) / "tests" / "oracle" / "hub_fixture.py";
+    manifest_ = mz_test::cached_fixture(dir, script, "vgg11");
+    mz_test::NginxOptions o;
+    o.docroot = dir;
+    server_ = std::make_unique<mz_test::NginxServer>(o);
   }
   json manifest_;
+  std::unique_ptr<mz_test::NginxServer> server_;
   mz_test::TempDir registry_dir_{"mz_hub_registry_"};
 };
 
@@ -252,5 +255,3 @@ TEST_F(HubE2E, SharesTheCacheWithPythonTorchHub) {
 }
 
 }  // namespace
-
-static auto* const kNginx = ::testing::AddGlobalTestEnvironment(new mz_test::NginxEnvironment);

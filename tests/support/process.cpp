@@ -52,3 +52,45 @@ std::string shell_quote(const std::string& s) {
 }
 
 }  // namespace mz_test
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace mz_test {
+
+nlohmann::json cached_fixture(const std::filesystem::path& dir, const std::filesystem::path& script,
+                              const std::string& args) {
+  namespace fs = std::filesystem;
+  fs::create_directories(dir.parent_path());
+  const fs::path lock_path = dir.string() + ".lock";
+  const int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) throw std::runtime_error("cannot open " + lock_path.string());
+  ::flock(fd, LOCK_EX);
+  struct Unlock {
+    int fd;
+    ~Unlock() { ::flock(fd, LOCK_UN); ::close(fd); }
+  } unlock{fd};
+
+  const fs::path manifest = dir / "manifest.json";
+  std::error_code ec;
+  const bool fresh = fs::exists(manifest, ec) && fs::last_write_time(manifest, ec) >= fs::last_write_time(script, ec);
+  if (!fresh) {
+    fs::remove_all(dir, ec);
+    fs::create_directories(dir);
+    const std::string out = must_run(std::string(python()) + " " + shell_quote(script.string()) + " " +
+                                     shell_quote(dir.string()) + " " + args);
+    const fs::path tmp = dir / "manifest.json.tmp";
+    std::ofstream(tmp) << out;
+    fs::rename(tmp, manifest);
+  }
+  std::ifstream in(manifest);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return nlohmann::json::parse(ss.str());
+}
+
+}  // namespace mz_test

@@ -45,3 +45,15 @@ std::string shell_quote(const std::string& s);
 inline const char* python() { return "/usr/bin/python3"; }
 
 }  // namespace mz_test
+
+#include <nlohmann/json.hpp>
+
+namespace mz_test {
+
+/// Runs `/usr/bin/python3 script dir args` once and keeps its stdout (a JSON
+/// manifest) in `dir/manifest.json`; later calls (in any process) reuse it
+/// unless the script is newer. Concurrent callers wait on `dir.lock`.
+nlohmann::json cached_fixture(const std::filesystem::path& dir, const std::filesystem::path& script,
+                              const std::string& args);
+
+}  // namespace mz_test
