@@ -8,6 +8,9 @@
 /// Layers, later ones overriding earlier ones entry by entry:
 /// the built-in registry (embedded in the library) < user files
 /// (MODELZOO_REGISTRY, `--registry`) < per-call overrides in the hub.
+/// A later document merges into an existing model per weights tag: a tag it
+/// names replaces that tag's whole entry, new tags are appended, tags it does
+/// not name are kept; `arch` and `default` are replaced only when given.
 /// Loading a file is all-or-nothing: an invalid file leaves the registry as
 /// it was and throws RegistryError naming the file and the JSON path.
 
@@ -23,14 +26,17 @@
 
 namespace modelzoo::registry {
 
+/// The registry document version this library reads (`"format_version": 1`).
+inline constexpr int kFormatVersion = 1;
+
 /// Preprocessing that the weights were trained with (torchvision's
 /// ImageClassification preset, plus what caffe-converted weights need).
 struct Transforms {
   int64_t resize_size = 256;       ///< shorter side is resized to this
   int64_t crop_size = 224;         ///< then centre-cropped to crop_size x crop_size
   std::string interpolation = "bilinear";  ///< "bilinear" | "bicubic" | "nearest"
-  std::array<double, 3> mean{0.485, 0.456, 0.406};
-  std::array<double, 3> std{0.229, 0.224, 0.225};
+  std::array<double, 3> mean{0.485, 0.456, 0.406};  ///< per channel, subtracted after scaling
+  std::array<double, 3> std{0.229, 0.224, 0.225};   ///< per channel, divided by after the mean
   double value_scale = 1.0;        ///< pixel values are in [0, value_scale] (255 for caffe)
   std::string channel_order = "RGB";  ///< "RGB" | "BGR"
 };
@@ -40,21 +46,23 @@ struct Transforms {
 struct HashSpec {
   std::string hex;         ///< lower-case hex; 64 chars when full
   bool is_prefix = false;  ///< true when only a prefix is publicly known
-  /// True when `full_hex` (a 64-char digest) satisfies this spec.
+  /// True when `full_hex` (a 64-char digest, either case) satisfies this
+  /// spec. An empty spec matches nothing: callers check empty() first.
   bool matches(const std::string& full_hex) const;
+  /// True when no hash is known at all.
   bool empty() const { return hex.empty(); }
 };
 
 /// One weights entry of a model (torchvision's `Weights` enum member).
 struct WeightsEntry {
   std::string tag;          ///< e.g. "IMAGENET1K_V1"
-  std::string url;
-  HashSpec sha256;
+  std::string url;          ///< http://, https:// or file:// URL
+  HashSpec sha256;          ///< what the downloaded file must hash to
   std::optional<uint64_t> size;  ///< bytes, when publicly known
   std::string file_name;    ///< cache file name; defaults to the URL's basename
-  Transforms transforms;
-  std::vector<std::string> categories;  ///< class names, index = logit index
-  nlohmann::json meta = nlohmann::json::object();  ///< num_params, metrics, recipe, ...
+  Transforms transforms;    ///< preprocessing the weights expect
+  std::vector<std::string> categories;  ///< class names, index = logit index; empty when unknown
+  nlohmann::json meta = nlohmann::json::object();  ///< num_params, metrics, recipe, min_size, arch_options, ...
 };
 
 /// One registered model: architecture + its weights.
@@ -69,23 +77,35 @@ struct ModelEntry {
   const WeightsEntry* find_weights(const std::string& tag) const;
   /// As find_weights, but throws RegistryError listing the known tags.
   const WeightsEntry& require_weights(const std::string& tag) const;
+  /// The tags in file order.
+  std::vector<std::string> tags() const;
 };
+
+/// Named category tables (`"imagenet1k"` -> 1000 class names) that weights
+/// entries refer to by name.
+using CategoryTables = std::map<std::string, std::vector<std::string>>;
 
 /// An immutable-once-built set of model entries.
 class Registry {
  public:
   /// An empty registry.
   Registry() = default;
-  /// The built-in registry embedded in the library.
+  /// The built-in registry embedded in the library (parsed once per process).
+  /// Its categories.json is loaded first, then the other files in name order.
   static Registry builtin();
-  /// builtin() plus the files named by MODELZOO_REGISTRY (':'-separated).
+  /// builtin() plus the files named by MODELZOO_REGISTRY (':'-separated), in order.
   static Registry from_env();
+  /// builtin() plus `files`, in order (what from_env() and `--registry` use).
+  static Registry with_files(const std::vector<std::filesystem::path>& files);
 
   /// Adds/overrides entries from a JSON file. All-or-nothing.
   void add_file(const std::filesystem::path& file);
   /// Adds/overrides entries from JSON text; `origin` names it in errors.
-  void add_json(const std::string& text, const std::string& origin);
-  /// Adds or replaces one entry (per-call overrides). Validates it.
+  /// All-or-nothing. Returns the names of the models the document defines.
+  std::vector<std::string> add_json(const std::string& text, const std::string& origin);
+  /// Adds or replaces one entry as a whole (per-call overrides). Validates
+  /// it first; an empty arch defaults to the name, an empty default_tag to
+  /// the first tag, an empty file_name to the URL's basename.
   void add_entry(ModelEntry entry);
 
   /// The model, or nullptr.
@@ -94,17 +114,35 @@ class Registry {
   const ModelEntry& require(const std::string& name) const;
   /// All model names, sorted.
   std::vector<std::string> names() const;
+  /// Number of models.
   std::size_t size() const { return models_.size(); }
+
+  /// The category table `name` (e.g. "imagenet1k"), or nullptr.
+  const std::vector<std::string>* find_categories(const std::string& name) const;
+  /// Names of the known category tables, sorted.
+  std::vector<std::string> category_table_names() const;
 
  private:
   std::map<std::string, ModelEntry> models_;
+  CategoryTables categories_;
 };
 
-/// Parses one registry document without adding it anywhere (used by
-/// add_json; exposed for validation tools). Throws RegistryError.
+/// Parses one registry document as it would apply on top of the built-in
+/// registry (so it may refer to "imagenet1k" and add tags to built-in
+/// models) without adding it anywhere; returns the resulting entries of the
+/// models the document names. Used for validation tools. Throws RegistryError.
 std::vector<ModelEntry> parse_registry(const std::string& text, const std::string& origin);
 
 /// Checks a cache file name: non-empty, no '/', '\\', "..", control characters.
 bool is_safe_file_name(const std::string& name);
+
+/// Checks a model, tag or category-table name: the same rules as file names.
+bool is_safe_name(const std::string& name);
+
+/// Up to `max` of `candidates` closest to `name` (edit distance, prefixes),
+/// best first; empty when nothing is reasonably close.
+std::vector<std::string> suggest_names(const std::string& name,
+                                       const std::vector<std::string>& candidates,
+                                       std::size_t max = 3);
 
 }  // namespace modelzoo::registry

@@ -1,0 +1,203 @@
+// The built-in registry: every torchvision 0.14 classification model with
+// its weights, loaded from the JSON embedded in the library.
+#include <chrono>
+#include <set>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "registry_test_util.h"
+
+using modelzoo::RegistryError;
+using modelzoo::registry::is_safe_file_name;
+using modelzoo::registry::Registry;
+using ::testing::HasSubstr;
+
+namespace {
+// torchvision 0.14's classification builders (torchvision.models.list_models(module=torchvision.models)).
+const std::vector<std::string> kTorchvisionModels = {
+    "alexnet", "convnext_base", "convnext_large", "convnext_small", "convnext_tiny", "densenet121",
+    "densenet161", "densenet169", "densenet201", "efficientnet_b0", "efficientnet_b1", "efficientnet_b2",
+    "efficientnet_b3", "efficientnet_b4", "efficientnet_b5", "efficientnet_b6", "efficientnet_b7",
+    "efficientnet_v2_l", "efficientnet_v2_m", "efficientnet_v2_s", "googlenet", "inception_v3", "maxvit_t",
+    "mnasnet0_5", "mnasnet0_75", "mnasnet1_0", "mnasnet1_3", "mobilenet_v2", "mobilenet_v3_large",
+    "mobilenet_v3_small", "regnet_x_16gf", "regnet_x_1_6gf", "regnet_x_32gf", "regnet_x_3_2gf",
+    "regnet_x_400mf", "regnet_x_800mf", "regnet_x_8gf", "regnet_y_128gf", "regnet_y_16gf", "regnet_y_1_6gf",
+    "regnet_y_32gf", "regnet_y_3_2gf", "regnet_y_400mf", "regnet_y_800mf", "regnet_y_8gf", "resnet101",
+    "resnet152", "resnet18", "resnet34", "resnet50", "resnext101_32x8d", "resnext101_64x4d",
+    "resnext50_32x4d", "shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5",
+    "shufflenet_v2_x2_0", "squeezenet1_0", "squeezenet1_1", "swin_b", "swin_s", "swin_t", "swin_v2_b",
+    "swin_v2_s", "swin_v2_t", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19",
+    "vgg19_bn", "vit_b_16", "vit_b_32", "vit_h_14", "vit_l_16", "vit_l_32", "wide_resnet101_2",
+    "wide_resnet50_2"};
+}  // namespace
+
+TEST(RegistryBuiltin, HasAllTorchvisionClassificationModels) {
+  Registry r = Registry::builtin();
+  auto expected = kTorchvisionModels;
+  std::sort(expected.begin(), expected.end());
+  ASSERT_EQ(expected.size(), 80u);
+  EXPECT_EQ(r.names(), expected);
+  std::size_t tags = 0;
+  for (const auto& n : r.names()) tags += r.require(n).weights.size();
+  EXPECT_EQ(tags, 115u);  // every weights tag of every Weights enum
+}
+
+TEST(RegistryBuiltin, Vgg19Entry) {
+  Registry r = Registry::builtin();
+  const auto& m = r.require("vgg19");
+  EXPECT_EQ(m.arch, "vgg19");
+  EXPECT_EQ(m.default_tag, "IMAGENET1K_V1");
+  EXPECT_EQ(m.origin, "built-in registry/vgg.json");
+  const auto& w = m.require_weights("DEFAULT");
+  EXPECT_EQ(&w, &m.require_weights("IMAGENET1K_V1"));
+  EXPECT_EQ(w.url, "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth");
+  EXPECT_EQ(w.sha256.hex, "dcbb9e9dad569fff7a846263a77324fc34978fea2bfb039c012d710e1776ae44");
+  EXPECT_FALSE(w.sha256.is_prefix);
+  ASSERT_TRUE(w.size.has_value());
+  EXPECT_EQ(*w.size, 574673361u);
+  EXPECT_EQ(w.file_name, "vgg19-dcbb9e9d.pth");
+  ASSERT_EQ(w.categories.size(), 1000u);
+  EXPECT_EQ(w.categories.front(), "tench");
+  EXPECT_EQ(w.categories.back(), "toilet tissue");
+  EXPECT_EQ(w.transforms.resize_size, 256);
+  EXPECT_EQ(w.transforms.crop_size, 224);
+  EXPECT_EQ(w.transforms.interpolation, "bilinear");
+  EXPECT_EQ(w.transforms.mean, (std::array<double, 3>{0.485, 0.456, 0.406}));
+  EXPECT_EQ(w.transforms.std, (std::array<double, 3>{0.229, 0.224, 0.225}));
+  EXPECT_EQ(w.transforms.value_scale, 1.0);
+  EXPECT_EQ(w.transforms.channel_order, "RGB");
+  EXPECT_EQ(w.meta["num_params"], 143667240);
+  EXPECT_DOUBLE_EQ(w.meta["metrics"]["ImageNet-1K"]["acc@1"].get<double>(), 72.376);
+  EXPECT_EQ(w.meta["min_size"], nlohmann::json::array({32, 32}));
+}
+
+TEST(RegistryBuiltin, KnownFullHashesAndSizes) {
+  Registry r = Registry::builtin();
+  const auto& r18 = r.require("resnet18").require_weights("IMAGENET1K_V1");
+  EXPECT_EQ(r18.sha256.hex, "f37072fd47e89c5e827621c5baffa7500819f7896bbacec160b1a16c560e07ec");
+  EXPECT_EQ(r18.size, 46830571u);
+  const auto& r50 = r.require("resnet50").require_weights("IMAGENET1K_V1");
+  EXPECT_EQ(r50.size, 102530333u);
+  EXPECT_FALSE(r50.sha256.is_prefix);
+  const auto& alex = r.require("alexnet").require_weights("DEFAULT");
+  EXPECT_EQ(alex.sha256.hex, "7be5be791159472b1fbf3c69796f7cb30dca7ad8466c2df70058c37116cdee02");
+  EXPECT_FALSE(alex.size.has_value());  // not publicly known: never invented
+}
+
+TEST(RegistryBuiltin, PrefixHashesFollowTorchHub) {
+  Registry r = Registry::builtin();
+  const auto& vgg11 = r.require("vgg11").require_weights("IMAGENET1K_V1");
+  EXPECT_TRUE(vgg11.sha256.is_prefix);
+  EXPECT_EQ(vgg11.sha256.hex, "8a719046");
+  EXPECT_FALSE(vgg11.size.has_value());
+  const auto& mnas = r.require("mnasnet0_5").require_weights("IMAGENET1K_V1");
+  EXPECT_EQ(mnas.file_name, "mnasnet0.5_top1_67.823-3ffadce67e.pth");
+  EXPECT_EQ(mnas.sha256.hex, "3ffadce67e");
+}
+
+TEST(RegistryBuiltin, Vgg16FeaturesEntry) {
+  Registry r = Registry::builtin();
+  const auto& m = r.require("vgg16");
+  EXPECT_EQ(m.default_tag, "IMAGENET1K_V1");
+  const auto& f = m.require_weights("IMAGENET1K_FEATURES");
+  EXPECT_EQ(f.url, "https://download.pytorch.org/models/vgg16_features-amdegroot-88682ab5.pth");
+  EXPECT_EQ(f.sha256.hex, "88682ab5");
+  EXPECT_TRUE(f.categories.empty());  // the classifier of these weights is not trained
+  EXPECT_EQ(f.transforms.mean, (std::array<double, 3>{0.48235, 0.45882, 0.40784}));
+  for (double s : f.transforms.std) EXPECT_DOUBLE_EQ(s, 1.0 / 255.0);
+  EXPECT_TRUE(f.meta["metrics"]["ImageNet-1K"]["acc@1"].is_null());
+}
+
+TEST(RegistryBuiltin, DefaultsAndTransformsFollowTorchvision) {
+  Registry r = Registry::builtin();
+  EXPECT_EQ(r.require("resnet50").default_tag, "IMAGENET1K_V2");
+  EXPECT_EQ(r.require("resnet50").require_weights("DEFAULT").transforms.resize_size, 232);
+  EXPECT_EQ(r.require("regnet_y_128gf").default_tag, "IMAGENET1K_SWAG_E2E_V1");
+  const auto& b7 = r.require("efficientnet_b7").require_weights("DEFAULT");
+  EXPECT_EQ(b7.transforms.interpolation, "bicubic");
+  EXPECT_EQ(b7.transforms.crop_size, 600);
+  const auto& v2l = r.require("efficientnet_v2_l").require_weights("DEFAULT");
+  EXPECT_EQ(v2l.transforms.mean, (std::array<double, 3>{0.5, 0.5, 0.5}));
+  const auto& inc = r.require("inception_v3").require_weights("DEFAULT");
+  EXPECT_EQ(inc.transforms.crop_size, 299);
+  EXPECT_EQ(inc.transforms.resize_size, 342);
+  EXPECT_EQ(inc.meta["arch_options"],
+            (nlohmann::json{{"transform_input", true}, {"aux_logits", true}, {"init_weights", false}}));
+  EXPECT_EQ(r.require("vit_h_14").require_weights("DEFAULT").meta["arch_options"]["image_size"], 518);
+  EXPECT_EQ(r.require("maxvit_t").require_weights("DEFAULT").meta["arch_options"]["input_size"],
+            nlohmann::json::array({224, 224}));
+  EXPECT_EQ(r.require("vit_b_16").require_weights("IMAGENET1K_SWAG_E2E_V1").meta["license"],
+            "https://github.com/facebookresearch/SWAG/blob/main/LICENSE");
+}
+
+TEST(RegistryBuiltin, EveryEntryIsUsable) {
+  Registry r = Registry::builtin();
+  std::set<std::string> file_names;
+  for (const auto& n : r.names()) {
+    const auto& m = r.require(n);
+    EXPECT_EQ(m.arch, n);
+    ASSERT_NE(m.find_weights("DEFAULT"), nullptr) << n;
+    for (const auto& w : m.weights) {
+      SCOPED_TRACE(n + "/" + w.tag);
+      EXPECT_EQ(w.url.rfind("https://download.pytorch.org/models/", 0), 0u);
+      EXPECT_TRUE(is_safe_file_name(w.file_name));
+      EXPECT_TRUE(file_names.insert(w.file_name).second) << "two entries share " << w.file_name;
+      EXPECT_NE(w.file_name.find(w.sha256.hex.substr(0, 8)), std::string::npos);
+      EXPECT_GE(w.sha256.hex.size(), 8u);
+      EXPECT_TRUE(w.categories.size() == 1000u || (n == "vgg16" && w.tag == "IMAGENET1K_FEATURES"));
+      EXPECT_GT(w.meta["num_params"].get<int64_t>(), 0);
+    }
+  }
+  EXPECT_EQ(file_names.size(), 115u);
+}
+
+TEST(RegistryBuiltin, CachedAndFast) {
+  Registry::builtin();  // first parse
+  const auto t0 = std::chrono::steady_clock::now();
+  Registry r = Registry::builtin();
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_EQ(r.size(), 80u);
+  EXPECT_LT(ms, 200.0) << "builtin() should return the parsed registry cached in a static";
+  EXPECT_EQ(r.category_table_names(), std::vector<std::string>{"imagenet1k"});
+}
+
+TEST(RegistryBuiltin, RequireSuggestsCloseNames) {
+  Registry r = Registry::builtin();
+  try {
+    r.require("vgg91");
+    FAIL() << "expected a RegistryError";
+  } catch (const RegistryError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("unknown model \"vgg91\"; did you mean \"vgg19\""));
+    EXPECT_THAT(e.what(), HasSubstr("(80 models are registered)"));
+  }
+  try {
+    r.require("resnet");
+    FAIL() << "expected a RegistryError";
+  } catch (const RegistryError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("did you mean"));
+    EXPECT_THAT(e.what(), HasSubstr("\"resnet18\""));
+  }
+  try {
+    r.require("completely_unrelated_name");
+    FAIL() << "expected a RegistryError";
+  } catch (const RegistryError& e) {
+    EXPECT_EQ(std::string(e.what()), "unknown model \"completely_unrelated_name\" (80 models are registered)");
+  }
+  EXPECT_EQ(r.find("vgg91"), nullptr);
+  EXPECT_EQ(Registry().find("vgg19"), nullptr);
+}
+
+TEST(RegistryBuiltin, RequireWeightsListsKnownTags) {
+  Registry r = Registry::builtin();
+  try {
+    r.require("resnet50").require_weights("IMAGENET1K_V3");
+    FAIL() << "expected a RegistryError";
+  } catch (const RegistryError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "model \"resnet50\" has no weights \"IMAGENET1K_V3\"; did you mean \"IMAGENET1K_V1\" or "
+              "\"IMAGENET1K_V2\"?; known tags: IMAGENET1K_V1, IMAGENET1K_V2 (default), DEFAULT (defined in "
+              "built-in registry/resnet.json)");
+  }
+  EXPECT_EQ(r.require("resnet50").find_weights("imagenet1k_v1"), nullptr);
+}
