@@ -1,0 +1,48 @@
+// load_bench MODEL [WEIGHTS]: one pretrained load in this process, as a
+// program would do it (environment read once), then one forward pass of a
+// 1x3x224x224 batch. Prints one JSON line with the stage timings; wall time
+// and peak memory of the whole process are measured from outside
+// (scripts/bench.sh runs it under /usr/bin/time next to Python).
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+
+#include <ATen/ATen.h>
+#include <c10/core/GradMode.h>
+#include <nlohmann/json.hpp>
+
+#include <modelzoo/modelzoo.h>
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::cerr << "usage: load_bench MODEL [WEIGHTS]\n";
+    return 2;
+  }
+  try {
+    const auto t0 = std::chrono::steady_clock::now();
+    modelzoo::LoadTrace trace;
+    modelzoo::HubOptions options = modelzoo::HubOptions::from_env();
+    options.trace = &trace;
+    const auto weights = modelzoo::Weights::parse(argc > 2 ? argv[2] : "DEFAULT");
+    auto model = modelzoo::get_model(argv[1], weights, options);
+    const auto t1 = std::chrono::steady_clock::now();
+    at::Tensor logits;
+    {
+      c10::NoGradGuard no_grad;
+      logits = model->forward(at::ones({1, 3, 224, 224}));
+    }
+    const auto t2 = std::chrono::steady_clock::now();
+    auto ms = [](auto a, auto b) { return std::chrono::duration<double, std::milli>(b - a).count(); };
+    nlohmann::json out = {{"model", argv[1]},          {"file", trace.file.string()},
+                          {"downloaded", trace.downloaded}, {"load_ms", ms(t0, t1)},
+                          {"forward_ms", ms(t1, t2)},   {"fetch_ms", trace.fetch_ms},
+                          {"read_ms", trace.read_ms},   {"build_ms", trace.build_ms},
+                          {"state_load_ms", trace.load_ms}, {"logit_sum", logits.sum().item<double>()}};
+    std::cout << out.dump() << "\n";
+    return 0;
+  } catch (const modelzoo::Error& e) {
+    std::cerr << "load_bench: " << e.what() << "\n";
+    return 1;
+  }
+}
