@@ -44,8 +44,6 @@ SIZE=$(stat -c %s "$B/www/$PUBLISHED")
 
 timed() {  # timed LABEL CMD... -> "LABEL wall_s rss_kib"
   local label=$1; shift
-  local t
-  t=$( { /usr/bin/time -f "%e %M" "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1 )
   /usr/bin/time -f "%e %M" -o "$B/time.txt" "$@" >"$B/out.txt" 2>"$B/err.txt" || { cat "$B/err.txt" >&2; exit 1; }
   echo "$label $(cat "$B/time.txt")"
 }

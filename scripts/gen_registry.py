@@ -66,19 +66,10 @@ DEFAULT_TRANSFORM_KEYS = ("resize_size", "crop_size", "interpolation", "mean", "
 
 def classification_models():
     """Names of the classification builders, sorted."""
-    if hasattr(tvm, "list_models"):
-        return sorted(tvm.list_models(module=tvm))
-    # Older torchvision: walk the *_Weights enums of the top-level package.
-    names = []
-    for attr in dir(tvm):
-        fn = getattr(tvm, attr)
-        if callable(fn) and attr.islower() and not attr.startswith("_"):
-            try:
-                tvm.get_model_weights(attr)
-            except (ValueError, KeyError, AttributeError):
-                continue
-            names.append(attr)
-    return sorted(names)
+    if not hasattr(tvm, "list_models"):
+        raise SystemExit(f"torchvision {torchvision.__version__} has no models.list_models(); "
+                         "run with Debian's /usr/bin/python3 (torchvision 0.14)")
+    return sorted(tvm.list_models(module=tvm))
 
 
 def family_of(name):

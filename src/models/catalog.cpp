@@ -4,7 +4,11 @@
 #include <stdexcept>
 
 #include "modelzoo/error.h"
+#include "modelzoo/models/mobilenetv2.h"
+#include "modelzoo/models/mobilenetv3.h"
+#include "modelzoo/models/resnet.h"
 #include "modelzoo/models/vgg.h"
+#include "modelzoo/models/vision_transformer.h"
 
 namespace modelzoo::models {
 namespace {
@@ -15,9 +19,29 @@ Classifier erase(const ArchArgs& args) {
   return Classifier(Builder(args).ptr());
 }
 
+// ViT weights saved before torchvision 0.13 name the MLP layers linear_1 /
+// linear_2; MLPBlock._load_from_state_dict renames them to 0 / 3.
+const std::vector<std::pair<std::string, std::string>> kVitMlpRenames = {
+    {R"((.*\.mlp)\.linear_1\.(weight|bias))", "$1.0.$2"},
+    {R"((.*\.mlp)\.linear_2\.(weight|bias))", "$1.3.$2"},
+};
+
 // The table: one line per architecture, {name, family, builder}.
 std::vector<ArchInfo> table() {
   return {
+      {"mobilenet_v2", "mobilenet", erase<mobilenet_v2>},
+      {"mobilenet_v3_large", "mobilenet", erase<mobilenet_v3_large>},
+      {"mobilenet_v3_small", "mobilenet", erase<mobilenet_v3_small>},
+      {"resnet18", "resnet", erase<resnet18>},
+      {"resnet34", "resnet", erase<resnet34>},
+      {"resnet50", "resnet", erase<resnet50>},
+      {"resnet101", "resnet", erase<resnet101>},
+      {"resnet152", "resnet", erase<resnet152>},
+      {"resnext50_32x4d", "resnet", erase<resnext50_32x4d>},
+      {"resnext101_32x8d", "resnet", erase<resnext101_32x8d>},
+      {"resnext101_64x4d", "resnet", erase<resnext101_64x4d>},
+      {"wide_resnet50_2", "resnet", erase<wide_resnet50_2>},
+      {"wide_resnet101_2", "resnet", erase<wide_resnet101_2>},
       {"vgg11", "vgg", erase<vgg11>},
       {"vgg11_bn", "vgg", erase<vgg11_bn>},
       {"vgg13", "vgg", erase<vgg13>},
@@ -26,6 +50,11 @@ std::vector<ArchInfo> table() {
       {"vgg16_bn", "vgg", erase<vgg16_bn>},
       {"vgg19", "vgg", erase<vgg19>},
       {"vgg19_bn", "vgg", erase<vgg19_bn>},
+      {"vit_b_16", "vit", erase<vit_b_16>, kVitMlpRenames},
+      {"vit_b_32", "vit", erase<vit_b_32>, kVitMlpRenames},
+      {"vit_l_16", "vit", erase<vit_l_16>, kVitMlpRenames},
+      {"vit_l_32", "vit", erase<vit_l_32>, kVitMlpRenames},
+      {"vit_h_14", "vit", erase<vit_h_14>, kVitMlpRenames},
   };
 }
 

@@ -16,6 +16,8 @@ using nlohmann::json;
 namespace {
 
 constexpr std::size_t kMinPrefixLength = 8;
+const std::string kNameRule =
+    "expected a non-empty name of at most 255 bytes without '/', '\\', \"..\" or control characters";
 
 const std::vector<std::string> kRootKeys = {"format_version", "description", "categories",
                                             "models"};
@@ -94,7 +96,7 @@ class Checker {
   std::string name(const std::string& n, const std::string& p, const char* what) const {
     if (!is_safe_name(n)) {
       error(p, std::string("invalid ") + what + " " + quote(n) +
-                   ": expected a non-empty name without '/', '\\', \"..\" or control characters");
+                   ": " + kNameRule);
     }
     return n;
   }
@@ -374,7 +376,7 @@ WeightsEntry parse_weights(const Checker& c, const std::string& tag, const json&
     w.file_name = c.string(j["file_name"], q);
     if (!is_safe_file_name(w.file_name)) {
       c.error(q, "unsafe file name " + quote(w.file_name) +
-                     ": expected a non-empty name without '/', '\\', \"..\" or control characters");
+                     ": " + kNameRule);
     }
   } else {
     w.file_name = url_basename(w.url);
@@ -530,8 +532,7 @@ void validate_entry(ModelEntry& entry, const std::string& origin) {
     if (w.file_name.empty()) w.file_name = url_basename(w.url);
     if (!is_safe_file_name(w.file_name)) {
       c.error(child(pt, "file_name"), "unsafe file name " + quote(w.file_name) +
-                                          ": expected a non-empty name without '/', '\\', \"..\" or "
-                                          "control characters");
+                                          ": " + kNameRule);
     }
     // Re-check transforms and meta through the document rules.
     const Transforms& t = w.transforms;

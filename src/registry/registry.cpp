@@ -79,7 +79,10 @@ bool HashSpec::matches(const std::string& full_hex) const {
 }
 
 bool is_safe_file_name(const std::string& name) {
-  if (name.empty() || name == "." || name.find("..") != std::string::npos) return false;
+  constexpr std::size_t kMaxFileName = 255;  // NAME_MAX of common file systems
+  if (name.empty() || name.size() > kMaxFileName || name == "." || name.find("..") != std::string::npos) {
+    return false;
+  }
   for (unsigned char c : name) {
     if (c == '/' || c == '\\' || c < 0x20 || c == 0x7f) return false;
   }

@@ -10,8 +10,6 @@
 
 namespace {
 
-static auto* const kNginxEnv = ::testing::AddGlobalTestEnvironment(new mz_test::NginxEnvironment);
-
 struct Reply {
   CURLcode code = CURLE_OK;
   long status = 0;

@@ -48,6 +48,8 @@ TEST(RegistryNames, SafeFileNames) {
   EXPECT_FALSE(is_safe_file_name("a\tb"));
   EXPECT_FALSE(is_safe_file_name(std::string("a\0b", 3)));
   EXPECT_FALSE(is_safe_file_name("a\x7f"));
+  EXPECT_TRUE(is_safe_file_name(std::string(255, 'a')));
+  EXPECT_FALSE(is_safe_file_name(std::string(256, 'a')));
 }
 
 TEST(RegistryNames, Suggestions) {

@@ -159,12 +159,13 @@ TEST(RegistryValidation, UnsafeFileNames) {
   const std::string p = "/models/m1/weights/T2/file_name";
   EXPECT_EQ(add_error(with(p, "../evil.pth")),
             "my.json: " + p +
-                ": unsafe file name \"../evil.pth\": expected a non-empty name without '/', '\\', \"..\" or "
-                "control characters");
+                ": unsafe file name \"../evil.pth\": expected a non-empty name of at most 255 bytes without "
+                "'/', '\\', \"..\" or control characters");
   EXPECT_THAT(add_error(with(p, "a/b.pth")), StartsWith("my.json: " + p + ": unsafe file name \"a/b.pth\""));
   EXPECT_THAT(add_error(with(p, "a\\b.pth")), StartsWith("my.json: " + p + ": unsafe file name \"a\\\\b.pth\""));
   EXPECT_THAT(add_error(with(p, "a\nb.pth")), StartsWith("my.json: " + p + ": unsafe file name \"a\\nb.pth\""));
   EXPECT_THAT(add_error(with(p, "")), StartsWith("my.json: " + p + ": unsafe file name \"\""));
+  EXPECT_THAT(add_error(with(p, std::string(256, 'a'))), StartsWith("my.json: " + p + ": unsafe file name \"aaaa"));
 }
 
 TEST(RegistryValidation, UnsafeModelName) {
@@ -172,8 +173,8 @@ TEST(RegistryValidation, UnsafeModelName) {
   d["models"]["../m1"] = d["models"]["m1"];
   d["models"].erase("m1");
   EXPECT_EQ(add_error(d.dump()),
-            "my.json: /models/..~1m1: invalid model name \"../m1\": expected a non-empty name without '/', "
-            "'\\', \"..\" or control characters");
+            "my.json: /models/..~1m1: invalid model name \"../m1\": expected a non-empty name of at most "
+            "255 bytes without '/', '\\', \"..\" or control characters");
   json e = mzt::valid_doc();
   e["models"][""] = e["models"]["m1"];
   EXPECT_THAT(add_error(e.dump()), StartsWith("my.json: /models/: invalid model name \"\""));

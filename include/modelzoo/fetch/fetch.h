@@ -1,10 +1,24 @@
 #pragma once
 /// \file
-/// Downloads with libcurl into the cache: to `<target>.<pid>.part` beside
-/// the final name, SHA-256 computed while streaming, size checked, then an
-/// atomic rename. Mirrors first, then the weight's own URL; bounded retries of
-/// transient failures only; resume with HTTP Range; offline mode never
-/// touches the network. TLS verification is always on.
+/// Downloads with libcurl into the cache. The body streams into
+/// `<target>.part` beside the final name while its SHA-256 is computed; size
+/// and hash are checked, then the file is renamed into place, so nothing
+/// reaches the final name unverified. The partial name is stable (not
+/// `<target>.<pid>.part`) so an interrupted download can be resumed by a later
+/// run: only the holder of the per-entry lock (`<target>.lock`, see
+/// cache::EntryLock) ever writes it, and `<target>.part.meta` records the URL
+/// (as a hash) and the ETag / Last-Modified validators. Resuming rehashes the
+/// kept prefix and sends `Range` with `If-Range`; a 200 answer restarts cleanly.
+///
+/// Sources: mirrors first (base URL + '/' + file name), then the weight's own
+/// URL; each source is verified and any failure moves on to the next one.
+/// Retries: bounded, exponential backoff with jitter, only for transient
+/// failures (timeouts, resets, truncated bodies, 408, 429, 5xx; Retry-After is
+/// honoured up to backoff_max_seconds). 404, 403, TLS failures and hash
+/// mismatches fail at once. Offline mode never touches the network. TLS peer
+/// and host verification is always on; proxies come from the usual curl
+/// variables (http_proxy, HTTPS_PROXY, NO_PROXY). `file://` URLs are copied
+/// locally with the same verification.
 
 #include <cstdint>
 #include <filesystem>
@@ -21,7 +35,7 @@ namespace modelzoo::fetch {
 struct Progress {
   uint64_t bytes = 0;               ///< received so far (including a resumed prefix)
   std::optional<uint64_t> total;    ///< when known
-  double bytes_per_second = 0;
+  double bytes_per_second = 0;     ///< average rate of this transfer
   std::string url;                  ///< sanitised
 };
 
@@ -31,12 +45,14 @@ struct FetchOptions {
   std::vector<std::string> mirrors;     ///< MODELZOO_MIRROR, ','-separated base URLs
   std::string ca_file;                  ///< CA bundle (SSL_CERT_FILE when empty: curl's default)
   int max_attempts = 4;                 ///< per URL, transient failures only
-  long connect_timeout_seconds = 30;
+  long connect_timeout_seconds = 30;    ///< TCP + TLS connect timeout
   long low_speed_limit_bytes = 1024;    ///< abort when slower than this ...
   long low_speed_time_seconds = 60;     ///< ... for this long
-  double backoff_initial_seconds = 0.5;
-  double backoff_max_seconds = 30;
-  std::function<void(const Progress&)> on_progress;  ///< optional
+  double backoff_initial_seconds = 0.5; ///< first retry delay; doubles per retry, with jitter
+  double backoff_max_seconds = 30;      ///< cap of a delay, Retry-After included
+  std::function<void(const Progress&)> on_progress;  ///< optional; called at most every 100 ms and at the end
+  /// MODELZOO_OFFLINE (truthy), MODELZOO_MIRROR (','-separated), SSL_CERT_FILE
+  /// (libcurl does not read it by itself, so it becomes ca_file here).
   static FetchOptions from_env();
 };
 
@@ -63,7 +79,9 @@ struct FetchResult {
 FetchResult fetch_to_cache(const FetchRequest& request, const cache::Cache& cache,
                            const FetchOptions& options);
 
-/// Downloads `url` to `dest` (temp file + verify + rename), no cache logic.
+/// Downloads `url` to `dest` (temp file + verify + rename, under `dest`'s
+/// entry lock), no cache logic and no mirrors. Throws FetchError in offline mode
+/// unless the URL is a `file://` URL.
 FetchResult download_file(const std::string& url, const std::filesystem::path& dest,
                           const cache::Expectation& expect, const FetchOptions& options,
                           const std::string& label = "");

@@ -133,7 +133,8 @@ class Registry {
 /// models the document names. Used for validation tools. Throws RegistryError.
 std::vector<ModelEntry> parse_registry(const std::string& text, const std::string& origin);
 
-/// Checks a cache file name: non-empty, no '/', '\\', "..", control characters.
+/// Checks a cache file name: non-empty, at most 255 bytes, no '/', '\\',
+/// "..", control characters.
 bool is_safe_file_name(const std::string& name);
 
 /// Checks a model, tag or category-table name: the same rules as file names.
