@@ -23,7 +23,8 @@ fi
 import json, sys
 info = json.load(open(sys.argv[1]))
 doc = {"format_version": 1, "models": {"vgg19": {"arch": "vgg19", "default": "IMAGENET1K_V1", "weights": {
-    "IMAGENET1K_V1": {"url": sys.argv[2] + "/" + info["file_name"], "sha256": info["sha256"], "size": info["size"]}}}}}
+    "IMAGENET1K_V1": {"url": sys.argv[2] + "/" + info["file_name"], "sha256": info["sha256"], "size": info["size"],
+    "categories": "imagenet1k"}}}}}
 json.dump(doc, open(sys.argv[3], "w"), indent=2)
 PY
 
