@@ -1,0 +1,841 @@
+// Downloads into the cache: libcurl transfer into `<target>.part`, SHA-256
+// while streaming, verification, rename. See fetch.h for the overall policy.
+#include "modelzoo/fetch/fetch.h"
+
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <exception>
+#include <fstream>
+#include <mutex>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "modelzoo/cache/sha256.h"
+#include "modelzoo/env.h"
+#include "modelzoo/error.h"
+
+namespace modelzoo::fetch {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// ---------------------------------------------------------------------------
+// Small RAII holders
+
+void curl_global() {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+/// Owns one CURL easy handle.
+class Easy {
+ public:
+  Easy() {
+    curl_global();
+    handle_ = curl_easy_init();
+    if (handle_ == nullptr) throw FetchError("libcurl: curl_easy_init failed");
+  }
+  ~Easy() { curl_easy_cleanup(handle_); }
+  Easy(const Easy&) = delete;
+  Easy& operator=(const Easy&) = delete;
+  CURL* get() const { return handle_; }
+
+ private:
+  CURL* handle_ = nullptr;
+};
+
+/// Owns a curl_slist of request headers.
+class HeaderList {
+ public:
+  HeaderList() = default;
+  ~HeaderList() { curl_slist_free_all(list_); }
+  HeaderList(const HeaderList&) = delete;
+  HeaderList& operator=(const HeaderList&) = delete;
+  void append(const std::string& h) { list_ = curl_slist_append(list_, h.c_str()); }
+  curl_slist* get() const { return list_; }
+
+ private:
+  curl_slist* list_ = nullptr;
+};
+
+/// Owns a file descriptor.
+class Fd {
+ public:
+  explicit Fd(int fd = -1) : fd_(fd) {}
+  ~Fd() { reset(); }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+  void reset() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_;
+};
+
+// ---------------------------------------------------------------------------
+// Errors internal to the retry loop
+
+/// A failure that may go away when the request is repeated.
+class TransientError : public FetchError {
+ public:
+  TransientError(const std::string& what, std::optional<double> retry_after = std::nullopt,
+                 bool immediate = false)
+      : FetchError(what), retry_after(retry_after), immediate(immediate) {}
+  std::optional<double> retry_after;  ///< server's Retry-After, seconds
+  bool immediate;                     ///< repeat without waiting (a restart, not an outage)
+};
+
+// ---------------------------------------------------------------------------
+// Helpers
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+std::string trim(const std::string& s) {
+  const auto b = s.find_first_not_of(" \t\r\n");
+  if (b == std::string::npos) return "";
+  const auto e = s.find_last_not_of(" \t\r\n");
+  return s.substr(b, e - b + 1);
+}
+
+std::optional<uint64_t> parse_u64(const std::string& s) {
+  if (s.empty() || s.size() > 19) return std::nullopt;
+  uint64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return v;
+}
+
+std::string sha256_of(const std::string& s) {
+  cache::Sha256 h;
+  h.update(s.data(), s.size());
+  return h.hex_digest();
+}
+
+void remove_quietly(const fs::path& p) {
+  std::error_code ec;
+  fs::remove(p, ec);
+}
+
+bool write_all(int fd, const char* data, std::size_t n) {
+  while (n > 0) {
+    const ssize_t w = ::write(fd, data, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    data += w;
+    n -= static_cast<std::size_t>(w);
+  }
+  return true;
+}
+
+std::string percent_decode(const std::string& s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+      out += static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+std::string scheme_of(const std::string& url) {
+  const auto p = url.find("://");
+  return p == std::string::npos ? std::string() : lower(url.substr(0, p));
+}
+
+/// Seconds from a Retry-After value (delta-seconds or an HTTP date).
+std::optional<double> parse_retry_after(const std::string& value) {
+  if (value.empty()) return std::nullopt;
+  if (auto secs = parse_u64(value)) return static_cast<double>(*secs);
+  const time_t when = curl_getdate(value.c_str(), nullptr);
+  if (when < 0) return std::nullopt;
+  return std::max(0.0, std::difftime(when, std::time(nullptr)));
+}
+
+double backoff_seconds(const FetchOptions& o, int retry, const std::optional<double>& retry_after) {
+  if (retry_after) return std::min(*retry_after, o.backoff_max_seconds);
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  const double base = std::min(o.backoff_max_seconds, o.backoff_initial_seconds * std::pow(2.0, retry - 1));
+  std::uniform_real_distribution<double> jitter(0.5, 1.0);
+  return base * jitter(rng);
+}
+
+bool is_tls_error(CURLcode c) {
+  switch (c) {
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_SSL_ENGINE_INITFAILED:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_SHUTDOWN_FAILED:
+    case CURLE_USE_SSL_FAILED:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool is_transient_error(CURLcode c) {
+  switch (c) {
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+    case CURLE_HTTP3:
+    case CURLE_QUIC_CONNECT_ERROR:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool is_transient_status(long status) { return status == 408 || status == 429 || (status >= 500 && status <= 599); }
+
+// ---------------------------------------------------------------------------
+// The partial file's sidecar: which URL it came from and its validators.
+
+struct PartMeta {
+  std::string url_hash;
+  std::string etag;
+  std::string last_modified;
+};
+
+std::optional<PartMeta> read_meta(const fs::path& p) {
+  std::ifstream in(p);
+  if (!in) return std::nullopt;
+  try {
+    const auto j = nlohmann::json::parse(in);
+    PartMeta m;
+    m.url_hash = j.at("url_sha256").get<std::string>();
+    m.etag = j.value("etag", "");
+    m.last_modified = j.value("last_modified", "");
+    return m;
+  } catch (const nlohmann::json::exception&) {
+    return std::nullopt;  // unusable: the download restarts from zero
+  }
+}
+
+void write_meta(const fs::path& p, const PartMeta& m) {
+  const nlohmann::json j = {{"url_sha256", m.url_hash}, {"etag", m.etag}, {"last_modified", m.last_modified}};
+  std::ofstream out(p, std::ios::trunc);
+  out << j.dump() << "\n";
+  if (!out) throw CacheError("cannot write " + p.string());
+}
+
+bool strong_etag(const std::string& etag) { return !etag.empty() && etag.rfind("W/", 0) != 0; }
+
+// ---------------------------------------------------------------------------
+// One download job (one URL into one destination)
+
+struct Job {
+  std::string url;    ///< as given (may carry credentials)
+  std::string shown;  ///< sanitised, for messages
+  fs::path dest;
+  fs::path part;
+  fs::path meta;
+  const cache::Expectation* expect = nullptr;
+  const FetchOptions* options = nullptr;
+  std::string label;
+  bool no_resume = false;  ///< set after a resumed file failed verification
+
+  std::string what() const { return label.empty() ? dest.filename().string() : label; }
+  std::string expected_hash() const {
+    if (expect->sha256.empty()) return "(any)";
+    return lower(expect->sha256) + (expect->sha256_is_prefix ? " (prefix)" : "");
+  }
+};
+
+Job make_job(const std::string& url, const fs::path& dest, const cache::Expectation& expect,
+             const FetchOptions& options, const std::string& label) {
+  Job j;
+  j.url = url;
+  j.shown = sanitize_url(url);
+  j.dest = dest;
+  j.part = fs::path(dest.string() + ".part");
+  j.meta = fs::path(dest.string() + ".part.meta");
+  j.expect = &expect;
+  j.options = &options;
+  j.label = label;
+  return j;
+}
+
+void discard_partial(const Job& job) {
+  remove_quietly(job.part);
+  remove_quietly(job.meta);
+}
+
+/// Verifies the completed partial file and publishes it under the final name.
+FetchResult finish(Job& job, Fd& fd, cache::Sha256& hasher, uint64_t bytes, bool resumed) {
+  if (::fdatasync(fd.get()) != 0 && errno != EINVAL) {
+    const std::string why = std::strerror(errno);
+    discard_partial(job);
+    throw CacheError("cannot flush " + job.part.string() + " (" + job.what() + "): " + why);
+  }
+  fd.reset();
+  const cache::Expectation& expect = *job.expect;
+  if (expect.size && bytes != *expect.size) {
+    discard_partial(job);
+    throw HashMismatchError("size mismatch for " + job.what() + ": " + job.shown + " gave " +
+                            std::to_string(bytes) + " bytes for " + job.dest.string() + ", expected " +
+                            std::to_string(*expect.size) + " bytes; the download was discarded");
+  }
+  const std::string digest = hasher.hex_digest();
+  if (!cache::digest_matches(expect, digest)) {
+    discard_partial(job);
+    if (resumed) {
+      // The kept prefix may be from another version of the file: start over once.
+      job.no_resume = true;
+      throw TransientError("sha256 mismatch for " + job.what() + " after resuming " + job.shown +
+                               "; restarting from the beginning",
+                           std::nullopt, /*immediate=*/true);
+    }
+    throw HashMismatchError("sha256 mismatch for " + job.what() + ": downloaded " + job.shown + " to " +
+                            job.dest.string() + ", expected " + job.expected_hash() + ", got " + digest +
+                            "; the download was discarded");
+  }
+  remove_quietly(cache::stamp_path(job.dest));  // a stamp of a previous file must not describe this one
+  std::error_code ec;
+  fs::rename(job.part, job.dest, ec);
+  if (ec) {
+    discard_partial(job);
+    throw CacheError("cannot move " + job.part.string() + " to " + job.dest.string() + ": " + ec.message());
+  }
+  remove_quietly(job.meta);
+  FetchResult r;
+  r.path = job.dest;
+  r.downloaded = true;
+  r.url = job.shown;
+  r.bytes = bytes;
+  r.sha256 = digest;
+  return r;
+}
+
+Fd open_part(const Job& job, bool append) {
+  const int fd = ::open(job.part.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0666);
+  if (fd < 0) {
+    throw CacheError("cannot create " + job.part.string() + " for " + job.what() + ": " + std::strerror(errno));
+  }
+  return Fd(fd);
+}
+
+/// file:// — a local copy with the same verification.
+FetchResult copy_local(Job& job) {
+  std::string path = job.url.substr(job.url.find("://") + 3);
+  if (path.rfind("localhost/", 0) == 0) path = path.substr(9);
+  path = percent_decode(path.substr(0, path.find_first_of("?#")));
+  if (path.empty() || path.front() != '/') {
+    throw FetchError("unsupported file URL " + job.shown + " for " + job.what() +
+                     ": expected file:///absolute/path");
+  }
+  Fd src(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (src.get() < 0) {
+    throw FetchError("cannot read " + path + " (from " + job.shown + ") for " + job.what() + ": " +
+                     std::strerror(errno));
+  }
+  Fd out = open_part(job, /*append=*/false);
+  remove_quietly(job.meta);
+  cache::Sha256 hasher;
+  uint64_t bytes = 0;
+  std::vector<char> buf(1 << 20);
+  for (;;) {
+    const ssize_t n = ::read(src.get(), buf.data(), buf.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const std::string why = std::strerror(errno);
+      discard_partial(job);
+      throw FetchError("cannot read " + path + " for " + job.what() + ": " + why);
+    }
+    if (n == 0) break;
+    if (!write_all(out.get(), buf.data(), static_cast<std::size_t>(n))) {
+      const std::string why = std::strerror(errno);
+      discard_partial(job);
+      throw CacheError("cannot write " + job.part.string() + " for " + job.what() + ": " + why);
+    }
+    hasher.update(buf.data(), static_cast<std::size_t>(n));
+    bytes += static_cast<uint64_t>(n);
+  }
+  return finish(job, out, hasher, bytes, /*resumed=*/false);
+}
+
+// ---------------------------------------------------------------------------
+// One HTTP(S) attempt
+
+struct Transfer {
+  Job* job = nullptr;
+  Fd* fd = nullptr;
+  cache::Sha256 hasher;
+  uint64_t resume_from = 0;
+  uint64_t bytes = 0;  // bytes in the partial file
+  bool resumed = false;
+
+  // Headers of the latest response (reset on every status line: redirects).
+  long status = 0;
+  std::string etag, last_modified, content_range, retry_after;
+  std::optional<uint64_t> content_length;
+
+  bool body_started = false;
+  std::optional<uint64_t> total;
+
+  enum class Abort { None, Size, Write, Range } abort = Abort::None;
+  std::string abort_message;
+  std::exception_ptr callback_error;
+
+  Clock::time_point started = Clock::now();
+  Clock::time_point last_progress{};
+  uint64_t start_bytes = 0;
+};
+
+size_t on_header(char* data, size_t size, size_t n, void* ud) {
+  auto* t = static_cast<Transfer*>(ud);
+  const std::string line = trim(std::string(data, size * n));
+  if (line.rfind("HTTP/", 0) == 0) {
+    std::istringstream ss(line);
+    std::string version;
+    ss >> version >> t->status;
+    t->etag.clear();
+    t->last_modified.clear();
+    t->content_range.clear();
+    t->retry_after.clear();
+    t->content_length.reset();
+    return size * n;
+  }
+  const auto colon = line.find(':');
+  if (colon == std::string::npos) return size * n;
+  const std::string name = lower(trim(line.substr(0, colon)));
+  const std::string value = trim(line.substr(colon + 1));
+  if (name == "etag") t->etag = value;
+  else if (name == "last-modified") t->last_modified = value;
+  else if (name == "content-range") t->content_range = value;
+  else if (name == "retry-after") t->retry_after = value;
+  else if (name == "content-length") t->content_length = parse_u64(value);
+  return size * n;
+}
+
+void report_progress(Transfer* t, bool final) {
+  const auto& cb = t->job->options->on_progress;
+  if (!cb) return;
+  const auto now = Clock::now();
+  if (!final && now - t->last_progress < std::chrono::milliseconds(100)) return;
+  t->last_progress = now;
+  const double secs = std::chrono::duration<double>(now - t->started).count();
+  Progress p;
+  p.bytes = t->bytes;
+  p.total = t->total;
+  p.bytes_per_second = secs > 0 ? static_cast<double>(t->bytes - t->start_bytes) / secs : 0.0;
+  p.url = t->job->shown;
+  cb(p);
+}
+
+/// Called when the first body byte of a 2xx answer arrives (or at the end for
+/// an empty body). Decides between resume and restart; false aborts.
+bool begin_body(Transfer* t) {
+  const Job& job = *t->job;
+  if (t->status == 206) {
+    // "bytes <first>-<last>/<total>"
+    const std::string& cr = t->content_range;
+    uint64_t first = 0;
+    std::optional<uint64_t> total;
+    bool ok = false;
+    if (cr.rfind("bytes ", 0) == 0) {
+      const auto dash = cr.find('-');
+      const auto slash = cr.find('/');
+      if (dash != std::string::npos && slash != std::string::npos && dash < slash) {
+        auto f = parse_u64(cr.substr(6, dash - 6));
+        if (f) {
+          first = *f;
+          total = parse_u64(cr.substr(slash + 1));
+          ok = true;
+        }
+      }
+    }
+    if (!ok || t->resume_from == 0 || first != t->resume_from) {
+      t->abort = Transfer::Abort::Range;
+      t->abort_message = "server answered 206 with Content-Range \"" + cr + "\" but the download resumes at byte " +
+                         std::to_string(t->resume_from);
+      return false;
+    }
+    t->total = total;
+    t->resumed = true;
+  } else {
+    if (t->bytes > 0) {
+      // A full answer to a range request (validator changed, or no range
+      // support): start again from byte zero.
+      if (::ftruncate(t->fd->get(), 0) != 0) {
+        t->abort = Transfer::Abort::Write;
+        t->abort_message = std::string("cannot truncate: ") + std::strerror(errno);
+        return false;
+      }
+      t->hasher = cache::Sha256();
+      t->bytes = 0;
+      t->start_bytes = 0;
+    }
+    t->resume_from = 0;
+    t->resumed = false;
+    t->total = t->content_length;
+    PartMeta m;
+    m.url_hash = sha256_of(job.url);
+    m.etag = strong_etag(t->etag) ? t->etag : "";
+    m.last_modified = t->last_modified;
+    try {
+      if (!m.etag.empty() || !m.last_modified.empty()) write_meta(job.meta, m);
+      else remove_quietly(job.meta);
+    } catch (const Error&) {
+      remove_quietly(job.meta);  // without a validator the download just cannot be resumed
+    }
+  }
+  const auto& expect = *job.expect;
+  if (expect.size && t->total && *t->total != *expect.size) {
+    t->abort = Transfer::Abort::Size;
+    t->abort_message = "the server announces " + std::to_string(*t->total) + " bytes, expected " +
+                       std::to_string(*expect.size) + " bytes";
+    return false;
+  }
+  t->body_started = true;
+  return true;
+}
+
+size_t on_body(char* data, size_t size, size_t n, void* ud) {
+  auto* t = static_cast<Transfer*>(ud);
+  const size_t len = size * n;
+  if (t->status < 200 || t->status > 299) return len;  // error pages and redirects are not the file
+  if (!t->body_started && !begin_body(t)) return 0;
+  const auto& expect = *t->job->expect;
+  if (expect.size && t->bytes + len > *expect.size) {
+    t->abort = Transfer::Abort::Size;
+    t->abort_message = "the server sent more than the expected " + std::to_string(*expect.size) + " bytes";
+    return 0;
+  }
+  if (!write_all(t->fd->get(), data, len)) {
+    t->abort = Transfer::Abort::Write;
+    t->abort_message = std::strerror(errno);
+    return 0;
+  }
+  t->hasher.update(data, len);
+  t->bytes += len;
+  try {
+    report_progress(t, false);
+  } catch (...) {
+    t->callback_error = std::current_exception();
+    return 0;
+  }
+  return len;
+}
+
+/// Hashes the first `n` bytes of the partial file into `h`; false when unreadable.
+bool hash_prefix(const fs::path& part, uint64_t n, cache::Sha256& h) {
+  Fd fd(::open(part.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) return false;
+  std::vector<char> buf(1 << 20);
+  while (n > 0) {
+    const ssize_t r = ::read(fd.get(), buf.data(), static_cast<size_t>(std::min<uint64_t>(n, buf.size())));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    h.update(buf.data(), static_cast<size_t>(r));
+    n -= static_cast<uint64_t>(r);
+  }
+  return true;
+}
+
+FetchResult attempt_http(Job& job) {
+  const FetchOptions& o = *job.options;
+  Transfer t;
+  t.job = &job;
+
+  // Resume only what this URL produced, with a validator to make it safe.
+  uint64_t prefix = 0;
+  std::string if_range;
+  if (!job.no_resume) {
+    std::error_code ec;
+    const auto size = fs::file_size(job.part, ec);
+    const auto meta = read_meta(job.meta);
+    if (!ec && size > 0 && meta && meta->url_hash == sha256_of(job.url) &&
+        (!meta->etag.empty() || !meta->last_modified.empty()) &&
+        (!job.expect->size || size < *job.expect->size)) {
+      if (hash_prefix(job.part, size, t.hasher)) {
+        prefix = size;
+        if_range = !meta->etag.empty() ? meta->etag : meta->last_modified;
+      } else {
+        t.hasher = cache::Sha256();
+      }
+    }
+  }
+  if (prefix == 0) discard_partial(job);
+  Fd fd = open_part(job, /*append=*/prefix > 0);
+  t.fd = &fd;
+  t.resume_from = prefix;
+  t.bytes = prefix;
+  t.start_bytes = prefix;
+
+  Easy easy;
+  CURL* h = easy.get();
+  char errbuf[CURL_ERROR_SIZE] = {0};
+  HeaderList headers;
+  const std::string range = std::to_string(prefix) + "-";
+  if (prefix > 0) headers.append("If-Range: " + if_range);
+  curl_easy_setopt(h, CURLOPT_URL, job.url.c_str());
+  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+  curl_easy_setopt(h, CURLOPT_MAXREDIRS, 10L);
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, o.connect_timeout_seconds);
+  curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, o.low_speed_limit_bytes);
+  curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, o.low_speed_time_seconds);
+  curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+  // Verification is never switched off; only the trust anchors can be chosen.
+  curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+  if (!o.ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, o.ca_file.c_str());
+  curl_easy_setopt(h, CURLOPT_USERAGENT, "modelzoo/0.1 (libcurl)");
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(h, CURLOPT_HEADERDATA, &t);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
+  if (prefix > 0) curl_easy_setopt(h, CURLOPT_RANGE, range.c_str());
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.get());
+
+  const CURLcode rc = curl_easy_perform(h);
+  const std::string where = job.what() + " from " + job.shown;
+  if (t.callback_error) {
+    discard_partial(job);
+    std::rethrow_exception(t.callback_error);
+  }
+  switch (t.abort) {
+    case Transfer::Abort::Size:
+      discard_partial(job);
+      throw HashMismatchError("size mismatch for " + where + " into " + job.dest.string() + ": " +
+                              t.abort_message + "; the download was discarded");
+    case Transfer::Abort::Write:
+      discard_partial(job);
+      throw CacheError("cannot write " + job.part.string() + " while downloading " + where + ": " +
+                       t.abort_message);
+    case Transfer::Abort::Range:
+      discard_partial(job);
+      job.no_resume = true;
+      throw TransientError("resuming " + where + " failed: " + t.abort_message + "; restarting", std::nullopt,
+                           /*immediate=*/true);
+    case Transfer::Abort::None:
+      break;
+  }
+  if (rc != CURLE_OK) {
+    const std::string detail = std::string(curl_easy_strerror(rc)) + (errbuf[0] ? std::string(": ") + errbuf : "");
+    if (is_tls_error(rc)) {
+      discard_partial(job);
+      throw FetchError("TLS verification failed for " + where + ": " + detail + " (trusted CAs: " +
+                       (o.ca_file.empty() ? std::string("libcurl's default bundle") : o.ca_file) +
+                       "; TLS verification cannot be disabled, point SSL_CERT_FILE at the right CA bundle)");
+    }
+    if (is_transient_error(rc)) {
+      throw TransientError("downloading " + where + " failed after " + std::to_string(t.bytes) +
+                           " bytes: " + detail);
+    }
+    discard_partial(job);
+    throw FetchError("downloading " + where + " failed: " + detail);
+  }
+  long status = 0;
+  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+  if (status < 200 || status > 299) {
+    if (status == 416) {
+      discard_partial(job);
+      job.no_resume = true;
+      throw TransientError("HTTP 416 (range not satisfiable) for " + where + " when resuming at byte " +
+                               std::to_string(prefix) + "; restarting",
+                           std::nullopt, /*immediate=*/true);
+    }
+    const std::string msg = "HTTP " + std::to_string(status) + " for " + job.shown + " (" + job.what() + ")";
+    if (is_transient_status(status)) throw TransientError(msg, parse_retry_after(t.retry_after));
+    discard_partial(job);
+    throw FetchError(msg);
+  }
+  if (!t.body_started && !begin_body(&t)) {  // empty body
+    discard_partial(job);
+    throw HashMismatchError("size mismatch for " + where + " into " + job.dest.string() + ": " +
+                            t.abort_message + "; the download was discarded");
+  }
+  if (t.total && t.bytes != *t.total) {
+    throw TransientError("downloading " + where + " ended after " + std::to_string(t.bytes) + " of " +
+                         std::to_string(*t.total) + " bytes");
+  }
+  report_progress(&t, true);
+  return finish(job, fd, t.hasher, t.bytes, t.resumed);
+}
+
+/// One source with bounded retries of transient failures.
+FetchResult fetch_url(Job& job) {
+  const std::string scheme = scheme_of(job.url);
+  if (scheme == "file") return copy_local(job);
+  if (scheme != "http" && scheme != "https") {
+    throw FetchError("unsupported URL " + job.shown + " for " + job.what() +
+                     ": expected an http://, https:// or file:// URL");
+  }
+  if (job.options->offline) {
+    throw FetchError("offline mode: not downloading " + job.what() + " from " + job.shown);
+  }
+  const int attempts = std::max(1, job.options->max_attempts);
+  for (int attempt = 1;; ++attempt) {
+    try {
+      return attempt_http(job);
+    } catch (const TransientError& e) {
+      if (attempt >= attempts) {
+        throw FetchError(std::string(e.what()) + " (gave up after " + std::to_string(attempt) +
+                         (attempt == 1 ? " attempt)" : " attempts)"));
+      }
+      if (!e.immediate) {
+        const double delay = backoff_seconds(*job.options, attempt, e.retry_after);
+        std::this_thread::sleep_for(std::chrono::duration<double>(delay));
+      }
+    }
+  }
+}
+
+std::string join_url(const std::string& base, const std::string& file_name) {
+  if (!base.empty() && base.back() == '/') return base + file_name;
+  return base + "/" + file_name;
+}
+
+std::string offline_message(const FetchRequest& request, const std::string& file_name, const cache::Cache& cache,
+                            const cache::Lookup& lookup) {
+  const std::string what = request.label.empty() ? file_name : request.label;
+  std::string msg = "offline mode (MODELZOO_OFFLINE): " + what + " needs " + file_name +
+                    ", which is not in the cache; searched:";
+  for (const auto& dir : cache.search_path()) msg += " " + dir.string();
+  if (lookup.mismatch) {
+    msg += ". " + lookup.path.string() + " exists but does not match the expected sha256 " +
+           lower(request.expect.sha256) +
+           (lookup.actual_sha256.empty() ? " (its size differs)" : " (it hashes to " + lookup.actual_sha256 + ")");
+  }
+  msg += ". To fill the cache: run `cache_tool fetch " + (request.label.empty() ? file_name : request.label) +
+         "` where the network is reachable and copy " + file_name + " into " + cache.options().root.string() +
+         ", or run `cache_tool import <path to " + file_name + ">`";
+  return msg;
+}
+
+FetchResult hit(const cache::Lookup& l) {
+  FetchResult r;
+  r.path = l.path;
+  r.downloaded = false;
+  std::error_code ec;
+  r.bytes = fs::file_size(l.path, ec);
+  r.sha256 = l.sha256;
+  return r;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+
+FetchOptions FetchOptions::from_env() {
+  FetchOptions o;
+  o.offline = env::truthy(env::get("MODELZOO_OFFLINE"));
+  if (auto m = env::get("MODELZOO_MIRROR")) {
+    for (const auto& piece : env::split(*m, ',')) {
+      const std::string base = trim(piece);
+      if (!base.empty()) o.mirrors.push_back(base);
+    }
+  }
+  if (auto ca = env::get("SSL_CERT_FILE")) o.ca_file = *ca;
+  return o;
+}
+
+FetchResult download_file(const std::string& url, const fs::path& dest, const cache::Expectation& expect,
+                          const FetchOptions& options, const std::string& label) {
+  cache::EntryLock lock(dest);
+  Job job = make_job(url, dest, expect, options, label);
+  return fetch_url(job);
+}
+
+FetchResult fetch_to_cache(const FetchRequest& request, const cache::Cache& cache, const FetchOptions& options) {
+  const std::string file_name = request.file_name.empty() ? url_basename(request.url) : request.file_name;
+  if (file_name.empty()) {
+    throw FetchError("cannot derive a cache file name from " + sanitize_url(request.url) + " for " +
+                     (request.label.empty() ? std::string("this download") : request.label) +
+                     ": expected a URL ending in a file name, or an explicit file name");
+  }
+  const fs::path target = cache.target_path(file_name);
+
+  cache::Lookup l = cache.find(file_name, request.expect, /*verify_unstamped=*/true);
+  if (l.state == cache::EntryState::Verified) return hit(l);
+  if (options.offline && scheme_of(request.url) != "file") {
+    throw CacheError(offline_message(request, file_name, cache, l));
+  }
+
+  cache::EntryLock lock(target);
+  // Whoever held the lock before us may have just finished this very file.
+  l = cache.find(file_name, request.expect, /*verify_unstamped=*/true);
+  if (l.state == cache::EntryState::Verified) return hit(l);
+
+  std::vector<std::string> sources;
+  if (!options.offline) {
+    for (const auto& base : options.mirrors) sources.push_back(join_url(base, file_name));
+  }
+  sources.push_back(request.url);
+
+  std::vector<std::string> failures;
+  for (std::size_t i = 0; i < sources.size(); ++i) {
+    Job job = make_job(sources[i], target, request.expect, options, request.label);
+    try {
+      FetchResult r = fetch_url(job);
+      cache.write_stamp(r.path, r.sha256);
+      return r;
+    } catch (const CacheError&) {
+      throw;  // a local problem: another source would not help
+    } catch (const FetchError& e) {
+      if (sources.size() == 1) throw;
+      failures.push_back(e.what());
+      if (i + 1 == sources.size()) {
+        std::string msg = "every source failed for " + (request.label.empty() ? file_name : request.label) + " (" +
+                          target.string() + "):";
+        for (std::size_t k = 0; k < failures.size(); ++k) {
+          msg += " [" + std::to_string(k + 1) + "] " + failures[k] + ";";
+        }
+        msg.pop_back();
+        if (dynamic_cast<const HashMismatchError*>(&e) != nullptr) throw HashMismatchError(msg);
+        throw FetchError(msg);
+      }
+    }
+  }
+  throw FetchError("no source to fetch " + file_name + " from");  // unreachable: sources is never empty
+}
+
+}  // namespace modelzoo::fetch
