@@ -16,6 +16,7 @@ using nlohmann::json;
 namespace {
 
 constexpr std::size_t kMinPrefixLength = 8;
+constexpr uint64_t kMaxImageSide = 65536;
 const std::string kNameRule =
     "expected a non-empty name of at most 255 bytes without '/', '\\', \"..\" or control characters";
 
@@ -231,11 +232,14 @@ Transforms parse_transforms(const Checker& c, const json& j, const std::string& 
   c.object(j, p);
   c.known_keys(j, p, kTransformKeys);
   Transforms t;
-  if (j.contains("resize_size")) {
-    t.resize_size = static_cast<int64_t>(c.positive_integer(j["resize_size"], child(p, "resize_size")));
-  }
-  if (j.contains("crop_size")) {
-    t.crop_size = static_cast<int64_t>(c.positive_integer(j["crop_size"], child(p, "crop_size")));
+  for (const char* key : {"resize_size", "crop_size"}) {
+    if (!j.contains(key)) continue;
+    const std::string q = child(p, key);
+    const uint64_t v = c.positive_integer(j[key], q);
+    if (v > kMaxImageSide) {
+      c.error(q, "expected at most " + std::to_string(kMaxImageSide) + " pixels, got " + describe(j[key]));
+    }
+    (std::string(key) == "resize_size" ? t.resize_size : t.crop_size) = static_cast<int64_t>(v);
   }
   if (j.contains("interpolation")) {
     std::string q = child(p, "interpolation");

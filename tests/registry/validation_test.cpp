@@ -287,6 +287,9 @@ TEST(RegistryValidation, NonPositiveSizes) {
   EXPECT_EQ(add_error(with(kT1 + "/transforms/resize_size", -256)),
             "my.json: /models/m1/weights/T1/transforms/resize_size: expected a positive integer, got number "
             "-256");
+  EXPECT_EQ(add_error(with(kT1 + "/transforms/crop_size", 100000)),
+            "my.json: /models/m1/weights/T1/transforms/crop_size: expected at most 65536 pixels, got number "
+            "100000");
   EXPECT_EQ(add_error(with(kT1 + "/meta/num_params", 0)),
             "my.json: /models/m1/weights/T1/meta/num_params: expected a positive integer, got number 0");
   EXPECT_EQ(add_error(with(kT1 + "/meta/min_size", json::array({32, 0}))),
