@@ -2,12 +2,18 @@
 # executables together with everything they depend on.
 set(MZ_ALL_STAGES "" CACHE INTERNAL "")
 
-# Usage requirements every modelzoo object or consumer needs.
+# Usage requirements every modelzoo object or consumer needs. Torch only where
+# asked for (mz_apply_usage(t scope TORCH)): loading libtorch costs a
+# process about 2 s at start-up, which stages without tensors need not pay.
 function(mz_apply_usage target scope)
+  cmake_parse_arguments(ARG "TORCH" "" "" ${ARGN})
   target_include_directories(${target} ${scope}
     $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include>
     $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
-  target_link_libraries(${target} ${scope} ${TORCH_LIBRARIES} nlohmann_json::nlohmann_json)
+  target_link_libraries(${target} ${scope} nlohmann_json::nlohmann_json)
+  if(ARG_TORCH)
+    target_link_libraries(${target} ${scope} ${TORCH_LIBRARIES})
+  endif()
   if(NOT "${scope}" STREQUAL "INTERFACE")
     target_link_libraries(${target} PRIVATE CURL::libcurl OpenSSL::Crypto ZLIB::ZLIB)
     target_include_directories(${target} PRIVATE ${PROJECT_SOURCE_DIR}/src)
@@ -15,9 +21,10 @@ function(mz_apply_usage target scope)
   endif()
 endfunction()
 
-# mz_stage(NAME [DEPS stage...]): object library mz_NAME from src/NAME/*.cpp.
+# mz_stage(NAME [TORCH] [DEPS stage...]): object library mz_NAME from
+# src/NAME/*.cpp; TORCH when the stage uses LibTorch.
 function(mz_stage name)
-  cmake_parse_arguments(ARG "" "" "DEPS" ${ARGN})
+  cmake_parse_arguments(ARG "TORCH" "" "DEPS" ${ARGN})
   file(GLOB_RECURSE srcs CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/src/${name}/*.cpp)
   if(NOT srcs)
     # A stage without sources yet still needs an object to exist.
@@ -25,8 +32,13 @@ function(mz_stage name)
     file(WRITE ${srcs} "// stage ${name} has no sources\n")
   endif()
   add_library(mz_${name} OBJECT ${srcs})
-  mz_apply_usage(mz_${name} PUBLIC)
+  if(ARG_TORCH)
+    mz_apply_usage(mz_${name} PUBLIC TORCH)
+  else()
+    mz_apply_usage(mz_${name} PUBLIC)
+  endif()
   set_property(TARGET mz_${name} PROPERTY MZ_DEPS ${ARG_DEPS})
+  set_property(TARGET mz_${name} PROPERTY MZ_TORCH ${ARG_TORCH})
   set(MZ_ALL_STAGES ${MZ_ALL_STAGES} ${name} CACHE INTERNAL "")
 endfunction()
 
@@ -35,17 +47,26 @@ endfunction()
 function(mz_link_stages target)
   set(todo ${ARGN})
   set(done "")
+  set(torch FALSE)
   while(todo)
     list(POP_FRONT todo s)
     if(s IN_LIST done)
       continue()
     endif()
     list(APPEND done ${s})
+    get_property(uses_torch TARGET mz_${s} PROPERTY MZ_TORCH)
+    if(uses_torch)
+      set(torch TRUE)
+    endif()
     get_property(deps TARGET mz_${s} PROPERTY MZ_DEPS)
     list(APPEND todo ${deps})
   endwhile()
   foreach(s IN LISTS done)
     target_sources(${target} PRIVATE $<TARGET_OBJECTS:mz_${s}>)
   endforeach()
-  mz_apply_usage(${target} PRIVATE)
+  if(torch)
+    mz_apply_usage(${target} PRIVATE TORCH)
+  else()
+    mz_apply_usage(${target} PRIVATE)
+  endif()
 endfunction()
