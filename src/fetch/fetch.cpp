@@ -713,11 +713,19 @@ FetchResult fetch_url(Job& job) {
     throw FetchError("offline mode: not downloading " + job.what() + " from " + job.shown);
   }
   const int attempts = std::max(1, job.options->max_attempts);
+  int restarts = 0;  // immediate restarts (unusable partial file) do not use up attempts, up to a bound
   for (int attempt = 1;; ++attempt) {
     try {
       return attempt_http(job);
     } catch (const TransientError& e) {
+      if (e.immediate && restarts < 2) {
+        ++restarts;
+        --attempt;
+        continue;
+      }
       if (attempt >= attempts) {
+        // Keep a partial file only if a later run can resume it.
+        if (!read_meta(job.meta)) discard_partial(job);
         throw FetchError(std::string(e.what()) + " (gave up after " + std::to_string(attempt) +
                          (attempt == 1 ? " attempt)" : " attempts)"));
       }

@@ -366,7 +366,21 @@ class NginxServer::Backend {
 
 // ---------------------------------------------------------------------------
 
+namespace {
+/// Clients that honour proxy variables must reach the loopback server directly.
+void bypass_proxies_for_loopback() {
+  for (const char* var : {"NO_PROXY", "no_proxy"}) {
+    const char* old = std::getenv(var);
+    std::string value = old ? old : "";
+    if (value.find("127.0.0.1") != std::string::npos) continue;
+    value += std::string(value.empty() ? "" : ",") + "127.0.0.1,localhost";
+    ::setenv(var, value.c_str(), 1);
+  }
+}
+}  // namespace
+
 NginxServer::NginxServer(NginxOptions options) : options_(std::move(options)) {
+  bypass_proxies_for_loopback();
   dir_ = make_temp_dir("mz-nginx-");
   try {
     docroot_ = options_.docroot.empty() ? dir_ / "docroot" : options_.docroot;

@@ -19,7 +19,8 @@
 /// Everything lives in a fresh temporary directory (config, pid file, logs,
 /// nginx temp paths, certificates, the default document root), so it runs as
 /// root or not without touching /var or /etc. The directory is removed when the
-/// server is destroyed.
+/// server is destroyed. Constructing a server adds 127.0.0.1 and localhost to
+/// NO_PROXY / no_proxy, so clients that honour proxy variables reach it directly.
 ///
 /// URL layout (every path below the base URLs):
 /// | path | behaviour |
