@@ -4,9 +4,11 @@
 #include <stdexcept>
 
 #include "modelzoo/error.h"
+#include "modelzoo/models/maxvit.h"
 #include "modelzoo/models/mobilenetv2.h"
 #include "modelzoo/models/mobilenetv3.h"
 #include "modelzoo/models/resnet.h"
+#include "modelzoo/models/swin_transformer.h"
 #include "modelzoo/models/vgg.h"
 #include "modelzoo/models/vision_transformer.h"
 
@@ -55,6 +57,13 @@ std::vector<ArchInfo> table() {
       {"vit_l_16", "vit", erase<vit_l_16>, kVitMlpRenames},
       {"vit_l_32", "vit", erase<vit_l_32>, kVitMlpRenames},
       {"vit_h_14", "vit", erase<vit_h_14>, kVitMlpRenames},
+      {"swin_t", "swin", erase<swin_t>},
+      {"swin_s", "swin", erase<swin_s>},
+      {"swin_b", "swin", erase<swin_b>},
+      {"swin_v2_t", "swin", erase<swin_v2_t>},
+      {"swin_v2_s", "swin", erase<swin_v2_s>},
+      {"swin_v2_b", "swin", erase<swin_v2_b>},
+      {"maxvit_t", "maxvit", erase<maxvit_t>},
   };
 }
 
