@@ -69,10 +69,14 @@ struct NginxOptions {
 /// Construction blocks until both listeners accept connections (throws
 /// std::runtime_error with nginx's error log otherwise); the destructor stops
 /// nginx (SIGQUIT, wait, then SIGKILL to its process group) and removes the
-/// temporary directory. Not copyable or movable.
+/// temporary directory. Not copyable or movable. nginx is started with
+/// PR_SET_PDEATHSIG, so it also goes away if the test process dies; create the
+/// server from the main thread (the signal follows the thread that started it).
 class NginxServer {
  public:
+  /// Generates the certificates, writes the config and starts nginx.
   explicit NginxServer(NginxOptions options = {});
+  /// Stops nginx and removes dir().
   ~NginxServer();
   NginxServer(const NginxServer&) = delete;
   NginxServer& operator=(const NginxServer&) = delete;

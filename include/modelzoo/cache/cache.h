@@ -90,7 +90,7 @@ class EntryLock {
  public:
   /// Locks `<file>.lock` (parent directory created). Throws CacheError naming the path.
   explicit EntryLock(const std::filesystem::path& file);
-  ~EntryLock();
+  ~EntryLock();  ///< releases the lock
   EntryLock(const EntryLock&) = delete;
   EntryLock& operator=(const EntryLock&) = delete;
   /// The lock file's path.
@@ -104,7 +104,9 @@ class EntryLock {
 /// Access to the cache directories. Holds no global state.
 class Cache {
  public:
+  /// A view of the directories in `options` (nothing is created yet).
   explicit Cache(CacheOptions options);
+  /// The directories this cache uses.
   const CacheOptions& options() const { return options_; }
 
   /// `<root>/<file_name>`; throws CacheError for unsafe names (empty, ".",

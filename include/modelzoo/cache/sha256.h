@@ -13,10 +13,12 @@ namespace modelzoo::cache {
 /// Incremental SHA-256: update() any number of times, then hex_digest().
 class Sha256 {
  public:
+  /// A fresh digest. Throws Error if OpenSSL cannot provide SHA-256.
   Sha256();
-  ~Sha256();
-  Sha256(Sha256&&) noexcept;
-  Sha256& operator=(Sha256&&) noexcept;
+  ~Sha256();  ///< releases the OpenSSL context
+  Sha256(Sha256&&) noexcept;             ///< moves the running state
+  Sha256& operator=(Sha256&&) noexcept;  ///< moves the running state
+  /// Feeds `n` bytes; throws Error after hex_digest().
   void update(const void* data, std::size_t n);
   /// Lower-case 64-char hex digest; the object must not be updated afterwards.
   std::string hex_digest();
