@@ -4,9 +4,12 @@
 #include <stdexcept>
 
 #include "modelzoo/error.h"
+#include "modelzoo/models/convnext.h"
+#include "modelzoo/models/efficientnet.h"
 #include "modelzoo/models/maxvit.h"
 #include "modelzoo/models/mobilenetv2.h"
 #include "modelzoo/models/mobilenetv3.h"
+#include "modelzoo/models/regnet.h"
 #include "modelzoo/models/resnet.h"
 #include "modelzoo/models/swin_transformer.h"
 #include "modelzoo/models/vgg.h"
@@ -31,6 +34,36 @@ const std::vector<std::pair<std::string, std::string>> kVitMlpRenames = {
 // The table: one line per architecture, {name, family, builder}.
 std::vector<ArchInfo> table() {
   return {
+      {"convnext_tiny", "convnext", erase<convnext_tiny>},
+      {"convnext_small", "convnext", erase<convnext_small>},
+      {"convnext_base", "convnext", erase<convnext_base>},
+      {"convnext_large", "convnext", erase<convnext_large>},
+      {"efficientnet_b0", "efficientnet", erase<efficientnet_b0>},
+      {"efficientnet_b1", "efficientnet", erase<efficientnet_b1>},
+      {"efficientnet_b2", "efficientnet", erase<efficientnet_b2>},
+      {"efficientnet_b3", "efficientnet", erase<efficientnet_b3>},
+      {"efficientnet_b4", "efficientnet", erase<efficientnet_b4>},
+      {"efficientnet_b5", "efficientnet", erase<efficientnet_b5>},
+      {"efficientnet_b6", "efficientnet", erase<efficientnet_b6>},
+      {"efficientnet_b7", "efficientnet", erase<efficientnet_b7>},
+      {"efficientnet_v2_s", "efficientnet", erase<efficientnet_v2_s>},
+      {"efficientnet_v2_m", "efficientnet", erase<efficientnet_v2_m>},
+      {"efficientnet_v2_l", "efficientnet", erase<efficientnet_v2_l>},
+      {"regnet_x_400mf", "regnet", erase<regnet_x_400mf>},
+      {"regnet_x_800mf", "regnet", erase<regnet_x_800mf>},
+      {"regnet_x_1_6gf", "regnet", erase<regnet_x_1_6gf>},
+      {"regnet_x_3_2gf", "regnet", erase<regnet_x_3_2gf>},
+      {"regnet_x_8gf", "regnet", erase<regnet_x_8gf>},
+      {"regnet_x_16gf", "regnet", erase<regnet_x_16gf>},
+      {"regnet_x_32gf", "regnet", erase<regnet_x_32gf>},
+      {"regnet_y_400mf", "regnet", erase<regnet_y_400mf>},
+      {"regnet_y_800mf", "regnet", erase<regnet_y_800mf>},
+      {"regnet_y_1_6gf", "regnet", erase<regnet_y_1_6gf>},
+      {"regnet_y_3_2gf", "regnet", erase<regnet_y_3_2gf>},
+      {"regnet_y_8gf", "regnet", erase<regnet_y_8gf>},
+      {"regnet_y_16gf", "regnet", erase<regnet_y_16gf>},
+      {"regnet_y_32gf", "regnet", erase<regnet_y_32gf>},
+      {"regnet_y_128gf", "regnet", erase<regnet_y_128gf>},
       {"mobilenet_v2", "mobilenet", erase<mobilenet_v2>},
       {"mobilenet_v3_large", "mobilenet", erase<mobilenet_v3_large>},
       {"mobilenet_v3_small", "mobilenet", erase<mobilenet_v3_small>},

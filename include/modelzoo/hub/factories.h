@@ -2,9 +2,12 @@
 /// \file
 /// Every named factory (`modelzoo::vgg19(true)`, ...), one header per family.
 
+#include "modelzoo/hub/convnext.h"
+#include "modelzoo/hub/efficientnet.h"
 #include "modelzoo/hub/maxvit.h"
 #include "modelzoo/hub/mobilenetv2.h"
 #include "modelzoo/hub/mobilenetv3.h"
+#include "modelzoo/hub/regnet.h"
 #include "modelzoo/hub/resnet.h"
 #include "modelzoo/hub/swin_transformer.h"
 #include "modelzoo/hub/vgg.h"
