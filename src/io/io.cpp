@@ -28,10 +28,12 @@ Format detect(const Source& src) {
       head.find(std::string(kMagic, sizeof kMagic - 1)) != std::string::npos) {
     return Format::Legacy;
   }
+  // safetensors: a plausible header length (the reader checks it against the
+  // file size) followed by the JSON object's '{'.
   if (head.size() >= 9 && head[8] == '{') {
     uint64_t n = 0;
     std::memcpy(&n, head.data(), 8);
-    if (n <= size - 8) return Format::Safetensors;
+    if (n >= 2 && n <= (100ull << 20)) return Format::Safetensors;
   }
   return Format::Unknown;
 }

@@ -238,6 +238,7 @@ void write_safetensors(std::FILE* f, const Value& value, const std::string& what
     if (!v.is_tensor()) {
       throw FormatError(what + ": safetensors can hold only tensors, but '" + name + "' is " + v.kind_name());
     }
+    if (!v.as_tensor().defined()) throw FormatError(what + ": tensor '" + name + "' is undefined");
     at::Tensor t = v.as_tensor().contiguous().cpu();
     const char* dt = nullptr;
     for (const auto& d : kStDtypes) {

@@ -11,7 +11,9 @@
 // key order as an int64 element count followed by the raw bytes. Persistent
 // ids are ('storage', torch.XStorage, root_key, location, numel,
 // view_metadata) where view_metadata (view_key, offset, size) makes a storage
-// that is a slice of the root storage. The object pickle is read before the
+// that is a slice of the root storage; tensors on such a view are placed on
+// the root storage itself (storage offset = view offset + tensor offset), so
+// every tensor of one root shares one storage. The object pickle is read before the
 // storages, so storages start empty and get their memory once the storage
 // section has been checked and read.
 
@@ -122,8 +124,6 @@ UnpickleResult unpickle_at(const Source& src, uint64_t pos, const UnpickleOption
   }
 }
 
-void release_storage(void* ctx) { delete static_cast<c10::Storage*>(ctx); }
-
 }  // namespace
 
 Value read_zip(const std::shared_ptr<const Source>& src, bool alias) {
@@ -219,18 +219,12 @@ Value read_legacy(const std::shared_ptr<const Source>& src, bool alias) {
     uint64_t numel;
     bool filled = false;
   };
-  struct View {
-    at::Tensor storage;
-    std::string root;
-    uint64_t offset;
-  };
   std::unordered_map<std::string, Root> roots;
-  std::unordered_map<std::string, View> views;
+  std::unordered_map<std::string, at::Tensor> views;
   UnpickleOptions opts;
   opts.origin = origin + " (object pickle)";
   opts.persistent_load = [&](const Value& pid) -> Value {
     StorageRef ref = parse_pid(pid, opts.origin);
-    const uint64_t itemsize = c10::elementSize(ref.dtype);
     auto it = roots.find(ref.key);
     if (it == roots.end()) {
       const uint64_t nbytes = storage_bytes(ref, s);
@@ -246,7 +240,7 @@ Value read_legacy(const std::shared_ptr<const Source>& src, bool alias) {
     }
     std::string view_key = key_text(vm.items()[0], opts.origin);
     auto found = views.find(view_key);
-    if (found != views.end()) return Value(found->second.storage);
+    if (found != views.end()) return Value(found->second);
     const int64_t off = vm.items()[1].as_int();
     const int64_t len = vm.items()[2].as_int();
     if (off < 0 || len < 0 || static_cast<uint64_t>(off) > ref.numel ||
@@ -255,8 +249,9 @@ Value read_legacy(const std::shared_ptr<const Source>& src, bool alias) {
                         std::to_string(off) + ", " + std::to_string(off) + "+" + std::to_string(len) +
                         ") outside its " + std::to_string(ref.numel) + " elements");
     }
-    at::Tensor view = unfilled_storage(static_cast<uint64_t>(len) * itemsize, ref.dtype);
-    views.emplace(view_key, View{view, ref.key, static_cast<uint64_t>(off)});
+    // A view is a window on the root storage, so its tensors share the root's memory.
+    at::Tensor view = it->second.storage.narrow(0, off, len);
+    views.emplace(view_key, view);
     return Value(view);
   };
   auto obj = unpickle_at(s, pos, opts, [&] {
@@ -300,12 +295,6 @@ Value read_legacy(const std::shared_ptr<const Source>& src, bool alias) {
     if (!root.filled) {
       throw FormatError(origin + ": storage '" + key + "' is used by the object pickle but missing from the storage list");
     }
-  }
-  for (auto& [key, view] : views) {
-    const Root& root = roots.at(view.root);
-    auto* base = static_cast<char*>(root.storage.storage().data()) + view.offset * c10::elementSize(root.dtype);
-    auto* ctx = new c10::Storage(root.storage.storage());
-    view.storage.storage().set_data_ptr(c10::DataPtr(base, ctx, &release_storage, c10::Device(c10::kCPU)));
   }
   return obj.value;
 }

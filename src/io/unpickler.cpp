@@ -346,9 +346,9 @@ Value Unpickler::rebuild_tensor(const Value& storage, const Value& offset_v, con
   if (sizes.size() != strides.size()) {
     fail("tensor has " + std::to_string(sizes.size()) + " sizes but " + std::to_string(strides.size()) + " strides");
   }
-  const int64_t itemsize = static_cast<int64_t>(st.element_size());
-  const uint64_t storage_elems = st.storage().nbytes() / static_cast<uint64_t>(itemsize);
+  // The storage argument is a 1-D window [base, base + numel) of a storage.
   const uint64_t base = static_cast<uint64_t>(st.storage_offset());
+  const uint64_t storage_elems = base + static_cast<uint64_t>(st.numel());
   // Elements the tensor reaches: offset + sum((size-1)*stride) + 1, overflow-checked.
   bool empty = false;
   for (int64_t s : sizes) empty = empty || s == 0;
@@ -360,7 +360,7 @@ Value Unpickler::rebuild_tensor(const Value& storage, const Value& offset_v, con
     }
     if (extent > storage_elems) {
       fail("tensor of size " + size_v.repr() + ", stride " + stride_v.repr() + " at offset " +
-           std::to_string(offset) + " reaches past its storage of " + std::to_string(storage_elems) + " elements");
+           std::to_string(offset) + " reaches past its storage of " + std::to_string(st.numel()) + " elements");
     }
   }
   at::Tensor t = at::empty({0}, st.options());

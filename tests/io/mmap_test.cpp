@@ -1,0 +1,117 @@
+// Zero-copy reads: with ReadOptions::mmap, aligned tensors alias a private
+// mapping of the file; writing to them never changes the file.
+
+#include <gtest/gtest.h>
+
+#include <ATen/ops/arange.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "io_test_util.h"
+#include "modelzoo/io/io.h"
+#include "support/process.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+namespace io = modelzoo::io;
+
+// Whether `p` lies in a mapping of `file` (per /proc/self/maps).
+bool mapped_from(const void* p, const fs::path& file) {
+  std::ifstream maps("/proc/self/maps");
+  const auto addr = reinterpret_cast<uintptr_t>(p);
+  const std::string want = fs::canonical(file).string();
+  std::string line;
+  while (std::getline(maps, line)) {
+    std::istringstream in(line);
+    std::string range, perms, offset, dev, inode, path;
+    in >> range >> perms >> offset >> dev >> inode;
+    std::getline(in, path);
+    path.erase(0, path.find_first_not_of(' '));
+    const auto dash = range.find('-');
+    const uintptr_t lo = std::stoull(range.substr(0, dash), nullptr, 16);
+    const uintptr_t hi = std::stoull(range.substr(dash + 1), nullptr, 16);
+    if (addr >= lo && addr < hi) return path == want;
+  }
+  return false;
+}
+
+io::StateDict sample() {
+  io::StateDict sd;
+  sd.insert("a", at::arange(64).to(c10::ScalarType::Float).reshape({8, 8}));
+  sd.insert("b", at::arange(10).to(c10::ScalarType::Long));
+  return sd;
+}
+
+void expect_aliasing(const fs::path& file) {
+  const std::string before = io_test::read_bytes(file);
+  io::StateDict sd = io::read_state_dict(file, io::ReadOptions{c10::kCPU, true});
+  for (const auto& item : sd) {
+    EXPECT_TRUE(mapped_from(item.value().data_ptr(), file)) << item.key() << " was copied";
+  }
+  // Write through the mapping: visible to this tensor, invisible in the file.
+  at::Tensor a = sd["a"];
+  a.fill_(-1.0);
+  EXPECT_EQ(a.sum().item<double>(), -64.0);
+  EXPECT_EQ(io_test::read_bytes(file), before);
+  io::StateDict fresh = io::read_state_dict(file, io::ReadOptions{c10::kCPU, false});
+  EXPECT_EQ(fresh["a"].sum().item<double>(), 63.0 * 64.0 / 2.0);
+  // The mapping outlives the reader: only tensors hold it now.
+  sd = io::StateDict();
+  EXPECT_EQ(a.sum().item<double>(), -64.0);
+}
+
+TEST(Mmap, ZipTensorsAliasThePrivateMapping) {
+  mz_test::TempDir dir("mz_io_mmap_");
+  io::write_state_dict(dir / "sd.pth", sample());
+  expect_aliasing(dir / "sd.pth");
+}
+
+TEST(Mmap, SafetensorsTensorsAliasThePrivateMapping) {
+  mz_test::TempDir dir("mz_io_mmap_");
+  io::write_state_dict(dir / "sd.safetensors", sample(), io::WriteOptions{io::Format::Safetensors});
+  expect_aliasing(dir / "sd.safetensors");
+}
+
+TEST(Mmap, WithoutMmapTensorsOwnTheirMemory) {
+  mz_test::TempDir dir("mz_io_mmap_");
+  io::write_state_dict(dir / "sd.pth", sample());
+  io::StateDict sd = io::read_state_dict(dir / "sd.pth", io::ReadOptions{c10::kCPU, false});
+  for (const auto& item : sd) EXPECT_FALSE(mapped_from(item.value().data_ptr(), dir / "sd.pth")) << item.key();
+}
+
+TEST(Mmap, LegacyTensorsAreAlignedForTheirDtype) {
+  // Legacy storages follow an 8-byte count at arbitrary offsets; a float64
+  // storage at an offset not divisible by its size is copied, not aliased.
+  const fs::path file = fs::path(MZ_CORPUS_DIR) / "real" / "burn_simple_legacy.pt";
+  io::StateDict sd = io::read_state_dict(file, io::ReadOptions{c10::kCPU, true});
+  for (const auto& item : sd) {
+    const auto addr = reinterpret_cast<uintptr_t>(item.value().data_ptr());
+    EXPECT_EQ(addr % item.value().element_size(), 0u) << item.key() << " is misaligned";
+  }
+}
+
+TEST(Mmap, ViewsShareOneStorageAfterReading) {
+  mz_test::TempDir dir("mz_io_mmap_");
+  at::Tensor base = at::arange(24).to(c10::ScalarType::Float).reshape({4, 6});
+  io::StateDict sd;
+  sd.insert("base", base);
+  sd.insert("rows", base.slice(0, 1, 3));
+  sd.insert("cols_t", base.slice(1, 0, 6, 2).t());
+  io::write_state_dict(dir / "views.pth", sd);
+  for (bool mmap : {true, false}) {
+    io::StateDict back = io::read_state_dict(dir / "views.pth", io::ReadOptions{c10::kCPU, mmap});
+    EXPECT_TRUE(back["rows"].storage().is_alias_of(back["base"].storage()));
+    EXPECT_TRUE(back["cols_t"].storage().is_alias_of(back["base"].storage()));
+    EXPECT_EQ(back["rows"].storage_offset(), 6);
+    EXPECT_EQ(back["cols_t"].strides().vec(), (std::vector<int64_t>{2, 6}));
+    EXPECT_TRUE(back["cols_t"].equal(sd["cols_t"]));
+    back["base"].fill_(0);
+    EXPECT_EQ(back["rows"].sum().item<double>(), 0.0);  // one memory, not copies
+  }
+}
+
+}  // namespace
