@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <string>
 
 #include "cache/test_util.h"
@@ -31,11 +32,15 @@ inline modelzoo::cache::Expectation expect_of(const std::string& content) {
   return e;
 }
 
-/// A fresh cache directory per test; files are served under /t/<test name>/.
+/// A fresh cache directory per test; files are served under /t/<test name>-<n>/.
 class FetchTest : public ::testing::Test {
  protected:
   FetchTest() : cache_(modelzoo::cache::CacheOptions{tmp_ / "cache", {}}) {
-    name_ = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    // Unique per fixture instance, so request counts stay per test even when
+    // tests repeat or shuffle within one process (the server is shared).
+    static std::atomic<int> instances{0};
+    name_ = std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "-" +
+            std::to_string(instances++);
   }
 
   /// Options with short timeouts and backoff so failure tests stay fast.

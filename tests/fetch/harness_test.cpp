@@ -46,13 +46,25 @@ Reply get(const std::string& url, const std::string& ca = "", const std::vector<
 
 mz_test::NginxServer& srv() { return mz_test::NginxEnvironment::server(); }
 
-TEST(NginxHarness, ServesStaticFilesOverHttpAndCountsRequests) {
-  srv().write_file("harness/static.txt", "hello loopback");
-  const Reply r = get(srv().http_url() + "/harness/static.txt");
+// Each test instance gets its own directory, so request counts stay per test
+// even when tests repeat within one process (the server is shared).
+class NginxHarness : public ::testing::Test {
+ protected:
+  NginxHarness() {
+    static int instances = 0;
+    d_ = std::string("harness-") + ::testing::UnitTest::GetInstance()->current_test_info()->name() + "-" +
+         std::to_string(instances++);
+  }
+  std::string d_;
+};
+
+TEST_F(NginxHarness, ServesStaticFilesOverHttpAndCountsRequests) {
+  srv().write_file(d_ + "/static.txt", "hello loopback");
+  const Reply r = get(srv().http_url() + "/" + d_ + "/static.txt");
   ASSERT_EQ(r.code, CURLE_OK) << curl_easy_strerror(r.code);
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.body, "hello loopback");
-  const auto log = srv().requests("/harness/static.txt");
+  const auto log = srv().requests("/" + d_ + "/static.txt");
   ASSERT_EQ(log.size(), 1u);
   EXPECT_EQ(log[0].status, 200);
   EXPECT_EQ(log[0].method, "GET");
@@ -60,32 +72,32 @@ TEST(NginxHarness, ServesStaticFilesOverHttpAndCountsRequests) {
   EXPECT_EQ(log[0].range, "");
 }
 
-TEST(NginxHarness, HttpsVerifiesAgainstGeneratedCa) {
-  srv().write_file("harness/tls.txt", "secret-free");
-  const Reply ok = get(srv().https_url() + "/harness/tls.txt", srv().ca_file().string());
+TEST_F(NginxHarness, HttpsVerifiesAgainstGeneratedCa) {
+  srv().write_file(d_ + "/tls.txt", "secret-free");
+  const Reply ok = get(srv().https_url() + "/" + d_ + "/tls.txt", srv().ca_file().string());
   ASSERT_EQ(ok.code, CURLE_OK) << curl_easy_strerror(ok.code);
   EXPECT_EQ(ok.body, "secret-free");
-  const Reply by_name = get(srv().https_localhost_url() + "/harness/tls.txt", srv().ca_file().string());
+  const Reply by_name = get(srv().https_localhost_url() + "/" + d_ + "/tls.txt", srv().ca_file().string());
   ASSERT_EQ(by_name.code, CURLE_OK) << curl_easy_strerror(by_name.code);
   EXPECT_EQ(by_name.body, "secret-free");
   // Without the CA the system trust store does not know the server certificate.
-  const Reply bad = get(srv().https_url() + "/harness/tls.txt", "/etc/ssl/certs/ca-certificates.crt");
+  const Reply bad = get(srv().https_url() + "/" + d_ + "/tls.txt", "/etc/ssl/certs/ca-certificates.crt");
   EXPECT_EQ(bad.code, CURLE_PEER_FAILED_VERIFICATION) << curl_easy_strerror(bad.code);
 }
 
-TEST(NginxHarness, RangeRequestsAreAnsweredAndLogged) {
-  srv().write_file("harness/range.bin", "0123456789");
-  const Reply r = get(srv().http_url() + "/harness/range.bin", "", {"Range: bytes=4-"});
+TEST_F(NginxHarness, RangeRequestsAreAnsweredAndLogged) {
+  srv().write_file(d_ + "/range.bin", "0123456789");
+  const Reply r = get(srv().http_url() + "/" + d_ + "/range.bin", "", {"Range: bytes=4-"});
   ASSERT_EQ(r.code, CURLE_OK);
   EXPECT_EQ(r.status, 206);
   EXPECT_EQ(r.body, "456789");
-  const auto log = srv().requests("/harness/range.bin");
+  const auto log = srv().requests("/" + d_ + "/range.bin");
   ASSERT_EQ(log.size(), 1u);
   EXPECT_EQ(log[0].status, 206);
   EXPECT_EQ(log[0].range, "bytes=4-");
 }
 
-TEST(NginxHarness, StatusLocationsAnswerFixedCodes) {
+TEST_F(NginxHarness, StatusLocationsAnswerFixedCodes) {
   for (long code : {403L, 404L, 500L}) {
     const Reply r = get(srv().http_url() + "/status/" + std::to_string(code) + "/x.bin");
     EXPECT_EQ(r.status, code);
@@ -98,9 +110,9 @@ TEST(NginxHarness, StatusLocationsAnswerFixedCodes) {
   EXPECT_NE(many.headers.find("Retry-After: 1"), std::string::npos) << many.headers;
 }
 
-TEST(NginxHarness, FlakyLocationFailsFirstRequestsThenServes) {
-  srv().write_file("harness/flaky.bin", "eventually");
-  const std::string url = srv().https_url() + "/flaky/503/2/harness/flaky.bin";
+TEST_F(NginxHarness, FlakyLocationFailsFirstRequestsThenServes) {
+  srv().write_file(d_ + "/flaky.bin", "eventually");
+  const std::string url = srv().https_url() + "/flaky/503/2/" + d_ + "/flaky.bin";
   const std::string ca = srv().ca_file().string();
   EXPECT_EQ(get(url, ca).status, 503);
   EXPECT_EQ(get(url, ca).status, 503);
@@ -110,15 +122,15 @@ TEST(NginxHarness, FlakyLocationFailsFirstRequestsThenServes) {
   const Reply range = get(url, ca, {"Range: bytes=5-"});
   EXPECT_EQ(range.status, 206);
   EXPECT_EQ(range.body, "ually");
-  EXPECT_EQ(srv().request_count("/flaky/503/2/harness/flaky.bin"), 4u);
+  EXPECT_EQ(srv().request_count("/flaky/503/2/" + d_ + "/flaky.bin"), 4u);
   srv().reset_counters();
   EXPECT_EQ(get(url, ca).status, 503);
 }
 
-TEST(NginxHarness, TruncateLocationCutsTheFirstBodyShort) {
+TEST_F(NginxHarness, TruncateLocationCutsTheFirstBodyShort) {
   const std::string content(100000, 'z');
-  srv().write_file("harness/trunc.bin", content);
-  const std::string url = srv().http_url() + "/truncate/1/1000/harness/trunc.bin";
+  srv().write_file(d_ + "/trunc.bin", content);
+  const std::string url = srv().http_url() + "/truncate/1/1000/" + d_ + "/trunc.bin";
   const Reply cut = get(url);
   EXPECT_EQ(cut.code, CURLE_PARTIAL_FILE) << curl_easy_strerror(cut.code);
   EXPECT_LT(cut.body.size(), content.size());
