@@ -50,6 +50,18 @@ TEST_F(FetchTest, HttpsDownloadWithTheGeneratedCa) {
   EXPECT_EQ(srv().request_count(path), 1u);
 }
 
+TEST_F(FetchTest, RedirectsAreFollowed) {
+  const std::string content = pseudo_random_bytes(3000, 16);
+  const std::string path = serve("moved.pth", content);
+  const auto r = fetch::fetch_to_cache(request(srv().https_url() + "/redirect" + path, content), cache_,
+                                       fast_options());
+  EXPECT_EQ(read_bytes(r.path), content);
+  const auto hops = srv().requests("/redirect" + path);
+  ASSERT_EQ(hops.size(), 1u);
+  EXPECT_EQ(hops[0].status, 302);
+  EXPECT_EQ(srv().request_count(path), 1u);
+}
+
 TEST_F(FetchTest, HttpsWithoutTheCaFailsWithATlsError) {
   const std::string content = "tls content";
   const std::string path = serve("tls.pth", content);

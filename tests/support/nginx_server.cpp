@@ -465,6 +465,7 @@ void NginxServer::write_config(int backend_port) const {
     }
     c << "return " << code << "; }\n";
   }
+  c << "    location /redirect/ { rewrite ^/redirect/(.*)$ /$1 redirect; }\n";
   for (const char* loc : {"/flaky/", "/truncate/"}) {
     c << "    location " << loc << " { proxy_pass http://127.0.0.1:" << backend_port
       << "; proxy_buffering off; proxy_read_timeout 10s; }\n";

@@ -27,6 +27,7 @@
 /// |---|---|
 /// | `/<p>` | static file `<docroot>/<p>`; nginx's own Range, If-Range, ETag, Last-Modified |
 /// | `/status/<code>/<anything>` | always answers `<code>`, one of 400 401 403 404 410 429 500 502 503 504; 429 and 503 carry `Retry-After: <retry_after_seconds>` |
+/// | `/redirect/<p>` | 302 to `/<p>` on the same server |
 /// | `/slow/<p>` | `<docroot>/<p>` sent at `slow_rate` bytes per second (nginx limit_rate) |
 /// | `/flaky/<code>/<n>/<p>` | the first `<n>` requests for this exact URI answer `<code>` (429/503 with Retry-After), later ones serve `<docroot>/<p>` (Range and If-Range supported) |
 /// | `/truncate/<n>/<k>/<p>` | the first `<n>` requests for this exact URI send the full headers of `<docroot>/<p>` (or of the requested range) but only `<k>` body bytes, then close the connection; later ones serve it completely |
