@@ -363,8 +363,19 @@ Value Unpickler::rebuild_tensor(const Value& storage, const Value& offset_v, con
            std::to_string(offset) + " reaches past its storage of " + std::to_string(st.numel()) + " elements");
     }
   }
+  unsigned __int128 numel = 1;
+  for (int64_t s : sizes) {
+    numel *= static_cast<uint64_t>(s);
+    if (numel > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+      fail("tensor of size " + size_v.repr() + " has more than 2^63 elements");
+    }
+  }
   at::Tensor t = at::empty({0}, st.options());
-  t.set_(st.storage(), static_cast<int64_t>(base) + offset, sizes, strides);
+  try {
+    t.set_(st.storage(), static_cast<int64_t>(base) + offset, sizes, strides);
+  } catch (const c10::Error& e) {
+    fail(std::string("cannot place tensor of size ") + size_v.repr() + " on its storage: " + e.what_without_backtrace());
+  }
   return Value(t);
 }
 

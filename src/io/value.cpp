@@ -458,7 +458,14 @@ bool Value::is_hashable() const noexcept {
   }
 }
 
-std::string Value::repr() const {
+std::string Value::repr() const { return repr_limited(*this, 0); }
+
+std::string Value::repr_limited(const Value& v, int depth) {
+  if (depth > 4 && (v.is_sequence() || v.is_dict())) return "...";
+  return v.repr_here(depth);
+}
+
+std::string Value::repr_here(int depth) const {
   auto cut = [](const std::string& s) { return s.size() > 60 ? s.substr(0, 57) + "..." : s; };
   std::ostringstream os;
   switch (kind_) {
@@ -478,7 +485,7 @@ std::string Value::repr() const {
       const char* close = kind_ == Kind::List ? "]" : kind_ == Kind::Tuple ? ")" : "}";
       os << open;
       std::size_t n = seq_->items.size();
-      for (std::size_t i = 0; i < n && i < 4; ++i) os << (i ? ", " : "") << seq_->items[i].repr();
+      for (std::size_t i = 0; i < n && i < 4; ++i) os << (i ? ", " : "") << repr_limited(seq_->items[i], depth + 1);
       if (n > 4) os << ", ... (" << n << " items)";
       if (kind_ == Kind::Tuple && n == 1) os << ",";
       os << close;
@@ -487,7 +494,7 @@ std::string Value::repr() const {
     case Kind::Dict: {
       os << (map_->ordered ? "OrderedDict{" : "{");
       std::size_t n = map_->entries.size();
-      for (std::size_t i = 0; i < n && i < 3; ++i) os << (i ? ", " : "") << map_->entries[i].first.repr() << ": ...";
+      for (std::size_t i = 0; i < n && i < 3; ++i) os << (i ? ", " : "") << repr_limited(map_->entries[i].first, depth + 1) << ": ...";
       if (n > 3) os << ", ... (" << n << " entries)";
       os << "}";
       return cut(os.str());

@@ -196,6 +196,17 @@ TEST_F(Hostile, TensorReachingPastItsStorageIsRefused) {
                                  {"reaches past its storage of 4 elements"});
 }
 
+TEST_F(Hostile, TensorWithOverflowingElementCountIsRefused) {
+  // Size (2^62, 2^62) with zero strides fits a 4-element storage but not int64.
+  std::string t = global("torch._utils", "_rebuild_tensor_v2") + "(";
+  t += "(" + unicode("storage") + global("torch", "FloatStorage") + unicode("0") + unicode("cpu") + long8(4) + "tQ";
+  t += long8(0) + long8(int64_t{1} << 62) + long8(int64_t{1} << 62) + "\x86" + B("K\x00K\x00\x86") + "\x89" +
+       global("collections", "OrderedDict") + ")R" + "tR";
+  std::string p = kProto2 + "}(" + unicode("w") + t + "u.";
+  refused<modelzoo::FormatError>(put("overflow.pt", zip_with(p, {{"archive/data/0", std::string(16, '\0')}})),
+                                 {"more than 2^63 elements"});
+}
+
 TEST_F(Hostile, MissingStorageRecordIsRefused) {
   std::string p = kProto2 + "}(" + unicode("w") + tensor_pickle("7", 4, 4) + "u.";
   refused<modelzoo::FormatError>(put("no_record.pt", zip_with(p)), {"storage '7' has no record archive/data/7"});

@@ -111,6 +111,15 @@ TEST(Value, DeepTreesAreDestroyedWithoutRecursion) {
   SUCCEED();
 }
 
+TEST(Value, DeeplyNestedKeyIsRefusedWithoutCrashing) {
+  Value t = Value::tuple({1});
+  for (int i = 0; i < 100000; ++i) t = Value::tuple({t});
+  Value d = Value::dict();
+  EXPECT_THROW(d.set(t, 1), modelzoo::FormatError);
+  EXPECT_FALSE(t.is_hashable());
+  EXPECT_LT(t.repr().size(), 200u);
+}
+
 TEST(Unpickler, MemoSharesMutableContainers) {
   // EMPTY_DICT, BINPUT 0, (MARK 'k' 1 SETITEMS) then a list [memo0, memo0].
   std::string p = B("\x80\x02]q\x01(}q\x00h\x00(X\x01\x00\x00\x00kK\x01ue.");

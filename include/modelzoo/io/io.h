@@ -9,6 +9,35 @@
 /// - safetensors: u64 header length, JSON header, raw tensor bytes.
 /// Pickles go through a restricted unpickler (modelzoo/io/unpickler.h): only
 /// allowlisted globals are resolved and nothing is ever executed.
+///
+/// Every length, offset and element count read from a file is checked against
+/// the file size (overflow-safe) before anything is allocated; damage is a
+/// FormatError naming the file and the record, storage or tensor involved.
+///
+/// Decisions worth knowing:
+/// - Zero copy: with ReadOptions::mmap the file is mapped privately
+///   (copy-on-write: writing to a tensor never reaches the file) and a storage
+///   whose bytes are aligned for its dtype is aliased, not copied; the mapping
+///   lives as long as any tensor using it. Misaligned or byte-swapped storages
+///   are copied. Without mmap, each storage is read once into its own buffer.
+/// - Tensors sharing a storage in the file share one storage after reading
+///   (views keep their offsets and strides). Legacy storage views
+///   (view_metadata) are placed on their root storage, so their storage offset
+///   counts from the root.
+/// - Storages saved on cuda:N are read on the CPU, then moved to
+///   ReadOptions::device when it is not the CPU (moving copies each tensor).
+/// - Big-endian files (zip `byteorder` "big", legacy `little_endian` False)
+///   are byte-swapped while copying.
+/// - safetensors U16 and U32 have no LibTorch 1.13 dtype: they are widened to
+///   int32 and int64 (values exact); U64 is read as int64 when every value fits,
+///   otherwise FormatError naming the tensor.
+/// - Zip CRCs are not verified (the cache verifies SHA-256 of whole files).
+/// - The zip writer uses pickle protocol 2 with the records and 64-byte
+///   alignment PyTorch writes. torch 1.13's `torch.load(weights_only=True)`
+///   reads its state dicts and checkpoints of ints, str, bool, None, lists,
+///   tuples and dicts; floats (BINFLOAT), bytes (`_codecs.encode`), sets and
+///   complex numbers are outside 1.13's weights-only unpickler (newer torch
+///   accepts more of them) and need a plain `torch.load`.
 
 #include <cstdint>
 #include <filesystem>
@@ -25,10 +54,12 @@ namespace modelzoo::io {
 /// Tensors by parameter name, in file order (what `module.state_dict()` holds).
 using StateDict = torch::OrderedDict<std::string, at::Tensor>;
 
+/// The file formats this stage knows.
 enum class Format { Zip, Legacy, Safetensors, Unknown };
 /// "zip", "legacy", "safetensors", "unknown".
 const char* format_name(Format f);
-/// Looks at the first bytes of the file. Throws FormatError if unreadable.
+/// Looks at the first bytes of the file (never the extension). Throws
+/// FormatError if it cannot be opened.
 Format detect_format(const std::filesystem::path& file);
 
 /// How to read.

@@ -220,6 +220,8 @@ class Value {
   at::Tensor tensor_;                  // Tensor
 
   void expect(Kind k, const char* what) const;
+  static std::string repr_limited(const Value& v, int depth);
+  std::string repr_here(int depth) const;
   friend struct Seq;
   friend struct Map;
 };
