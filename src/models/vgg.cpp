@@ -52,7 +52,6 @@ Sequential make_features(const std::vector<int64_t>& cfg, bool batch_norm, const
 }
 
 VGG make(const std::string& arch, const char* cfg, bool batch_norm, const ArchArgs& args) {
-  check_extra_keys(args, arch, {"dropout"});
   return VGG(VGGOptions(cfg)
                  .batch_norm(batch_norm)
                  .num_classes(args.num_classes)

@@ -32,8 +32,9 @@ struct ArchArgs {
 };
 
 /// Throws modelzoo::Error naming `arch` and the offending key when
-/// `args.extra` is not a JSON object or holds a key not in `known`, so that a
-/// misspelt knob is never silently ignored.
+/// `args.extra` is not a JSON object or holds a key not in `known`: for a
+/// builder that prefers refusing a misspelt knob to ignoring it. Such a
+/// builder must list every key the hub may pass (at least "image_size").
 void check_extra_keys(const ArchArgs& args, const std::string& arch,
                       const std::vector<std::string>& known);
 /// `args.extra[key]` as a number, `fallback` when absent; modelzoo::Error

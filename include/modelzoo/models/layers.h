@@ -401,6 +401,9 @@ class MaxPool2dImpl : public LayerImpl {
   /// Stores the options.
   explicit MaxPool2dImpl(const MaxPool2dOptions& options)
       : LayerImpl("MaxPool2d"), options_(options) {}
+  /// Kernel size only (stride = kernel size), e.g. `MaxPool2d(2)`.
+  explicit MaxPool2dImpl(torch::ExpandingArray<2> kernel_size)
+      : MaxPool2dImpl(MaxPool2dOptions(kernel_size)) {}
   /// at::max_pool2d.
   at::Tensor forward(const at::Tensor& x) override;
   /// Python-style description.
@@ -432,6 +435,9 @@ class AvgPool2dImpl : public LayerImpl {
   /// Stores the options.
   explicit AvgPool2dImpl(const AvgPool2dOptions& options)
       : LayerImpl("AvgPool2d"), options_(options) {}
+  /// Kernel size only (stride = kernel size), e.g. `AvgPool2d(2)`.
+  explicit AvgPool2dImpl(torch::ExpandingArray<2> kernel_size)
+      : AvgPool2dImpl(AvgPool2dOptions(kernel_size)) {}
   /// at::avg_pool2d.
   at::Tensor forward(const at::Tensor& x) override;
   /// Python-style description.

@@ -62,7 +62,9 @@ TORCH_MODULE(VGG);
 const std::vector<int64_t>& vgg_config(const std::string& cfg);
 
 /// VGG-11 (cfg "A"), random init unless args.init_weights is false.
-/// `args.extra` may hold {"dropout": p}.
+/// `args.extra` may hold {"dropout": p} (a number, else modelzoo::Error);
+/// other keys (the hub's "image_size") are ignored, as ArchArgs specifies.
+/// The other builders take the same arguments.
 VGG vgg11(const ArchArgs& args = {});
 /// VGG-11 with batch normalisation.
 VGG vgg11_bn(const ArchArgs& args = {});

@@ -1,0 +1,138 @@
+// Numeric parity with torchvision: tests/oracle/models_parity.py saves a
+// torchvision model's (randomised) weights, an input and the eval-mode output;
+// modelzoo reads them with its own reader, loads the weights strictly into its
+// own model and must reproduce the output:
+//   max |out - expected| <= 1e-4 * max(1, max |expected|).
+// test_models runs the cases marked `default_run`; test_models_slow (built
+// from this file with MZ_PARITY_ALL, ctest label `slow`) runs all of them.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <system_error>
+
+#include <unistd.h>
+
+#include <ATen/ATen.h>
+
+#include "modelzoo/io/io.h"
+#include "modelzoo/models/catalog.h"
+#include "modelzoo/state_dict/state_dict.h"
+#include "support/process.h"
+
+namespace mm = modelzoo::models;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Case {
+  std::string arch;
+  int64_t size = 64;        ///< input height = width
+  bool legacy = false;      ///< weights in the pre-1.6 format
+  bool default_run = false; ///< also in the default (non-slow) run
+};
+
+// One line per case; a family adds its architectures here.
+const std::vector<Case> kCases = {
+    {"vgg11", 64, false, true},
+    {"vgg11_bn", 64, false, true},
+    {"vgg13", 64},
+    {"vgg13_bn", 64},
+    {"vgg16", 64},
+    {"vgg16_bn", 64},
+    {"vgg19", 64},
+    {"vgg19_bn", 64},
+    {"vgg11_bn", 48, true},
+};
+
+std::vector<Case> selected() {
+#ifdef MZ_PARITY_ALL
+  return kCases;
+#else
+  std::vector<Case> out;
+  std::copy_if(kCases.begin(), kCases.end(), std::back_inserter(out),
+               [](const Case& c) { return c.default_run; });
+  return out;
+#endif
+}
+
+std::string case_name(const ::testing::TestParamInfo<Case>& info) {
+  return info.param.arch + "_" + std::to_string(info.param.size) +
+         (info.param.legacy ? "_legacy" : "");
+}
+
+// A scratch directory in RAM when possible (the weight files are ~0.5 GB),
+// removed with everything in it on destruction.
+class Scratch {
+ public:
+  Scratch() {
+    fs::path base = fs::exists("/dev/shm") ? fs::path("/dev/shm") : fs::temp_directory_path();
+    std::string tmpl = (base / "mz_parity_XXXXXX").string();
+    if (::mkdtemp(tmpl.data()) == nullptr) {
+      tmpl = (fs::temp_directory_path() / "mz_parity_XXXXXX").string();
+      if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    }
+    path_ = tmpl;
+  }
+  ~Scratch() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+class Parity : public ::testing::TestWithParam<Case> {};
+
+}  // namespace
+
+TEST_P(Parity, EvalOutputMatchesTorchvision) {
+  const Case& c = GetParam();
+  Scratch dir;
+  const std::string script = std::string(MZ_SOURCE_DIR) + "/tests/oracle/models_parity.py";
+  const auto run = mz_test::run_command(
+      std::string(mz_test::python()) + " " + mz_test::shell_quote(script) + " --out " +
+      mz_test::shell_quote(dir.path().string()) + " --size " + std::to_string(c.size) +
+      (c.legacy ? " --legacy " : " ") + c.arch);
+  ASSERT_EQ(run.exit_code, 0) << "oracle failed: " << run.out;
+
+  const fs::path weights = dir.path() / (c.arch + ".weights.pth");
+  const fs::path io_file = dir.path() / (c.arch + ".io.pth");
+  EXPECT_EQ(modelzoo::io::detect_format(weights),
+            c.legacy ? modelzoo::io::Format::Legacy : modelzoo::io::Format::Zip);
+
+  const modelzoo::io::Value io = modelzoo::io::read(io_file);
+  ASSERT_EQ(io.at("arch").as_str(), c.arch);
+  const at::Tensor input = io.at("input").as_tensor();
+  const at::Tensor expected = io.at("output").as_tensor();
+  ASSERT_EQ(input.sizes(), (at::IntArrayRef{1, 3, c.size, c.size}));
+
+  const auto sd = modelzoo::io::read_state_dict(weights);
+  mm::ArchArgs args;
+  args.init_weights = false;
+  mm::Classifier model = mm::build_architecture(c.arch, args);
+  const auto report = modelzoo::state_dict::load_state_dict(*model, sd);  // strict
+  EXPECT_TRUE(report.ok()) << report.to_string();
+  EXPECT_EQ(report.loaded, sd.size());
+  // All tensors are contiguous CPU tensors of the model's dtypes: none is copied.
+  EXPECT_EQ(report.aliased, report.loaded);
+
+  model->eval();
+  at::NoGradGuard no_grad;
+  const at::Tensor out = model->forward(input);
+  ASSERT_EQ(out.sizes(), expected.sizes());
+  const double scale = std::max(1.0, expected.abs().max().item<double>());
+  const double diff = (out - expected).abs().max().item<double>();
+  std::cout << "[ parity ] " << c.arch << " " << c.size << "x" << c.size
+            << (c.legacy ? " legacy" : "") << ": max |diff| = " << diff
+            << ", max |expected| = " << expected.abs().max().item<double>() << "\n";
+  EXPECT_LE(diff, 1e-4 * scale) << c.arch << ": output differs from torchvision";
+}
+
+INSTANTIATE_TEST_SUITE_P(Torchvision, Parity, ::testing::ValuesIn(selected()), case_name);
