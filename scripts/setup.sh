@@ -26,6 +26,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 BUILD_DIR=${BUILD_DIR:-build}
+# Paths relative to the checkout, so ccache hits across clones of the project.
+export CCACHE_BASEDIR=$PWD
 JOBS=${JOBS:-$(nproc)}
 echo "== configuring ${BUILD_DIR}"
 cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >/dev/null

@@ -36,6 +36,13 @@ FAMILIES = {
     "alexnet": ["alexnet"],
     "squeezenet": ["squeezenet1_0", "squeezenet1_1"],
     "densenet": ["densenet121", "densenet161", "densenet169", "densenet201"],
+    "efficientnet": ["efficientnet_b0", "efficientnet_b1", "efficientnet_b2", "efficientnet_b3",
+                     "efficientnet_b4", "efficientnet_b5", "efficientnet_b6", "efficientnet_b7",
+                     "efficientnet_v2_s", "efficientnet_v2_m", "efficientnet_v2_l"],
+    "regnet": ["regnet_x_400mf", "regnet_x_800mf", "regnet_x_1_6gf", "regnet_x_3_2gf", "regnet_x_8gf",
+               "regnet_x_16gf", "regnet_x_32gf", "regnet_y_400mf", "regnet_y_800mf", "regnet_y_1_6gf",
+               "regnet_y_3_2gf", "regnet_y_8gf", "regnet_y_16gf", "regnet_y_32gf", "regnet_y_128gf"],
+    "convnext": ["convnext_tiny", "convnext_small", "convnext_base", "convnext_large"],
 }
 
 GOLDEN_DIR = pathlib.Path(__file__).resolve().parent / "goldens"
