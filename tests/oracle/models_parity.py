@@ -17,6 +17,7 @@ Run with Debian's interpreter (torch and torchvision 0.14.1):
 Any torchvision architecture name works; --kwargs passes builder arguments as JSON.
 """
 import argparse
+import contextlib
 import json
 import math
 import pathlib
@@ -26,13 +27,51 @@ import torch
 import torchvision
 
 
+INIT_FUNCTIONS = ["uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_",
+                  "eye_", "dirac_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_",
+                  "kaiming_normal_", "orthogonal_", "sparse_"]
+
+
+@contextlib.contextmanager
+def deferred_init():
+    """Records torch.nn.init calls instead of running them (building a large
+    model otherwise draws every weight twice, only for randomise() to redraw it)."""
+    calls = []
+    saved = {n: getattr(torch.nn.init, n) for n in INIT_FUNCTIONS if hasattr(torch.nn.init, n)}
+
+    def recorder(name):
+        def record(tensor, *args, **kwargs):
+            calls.append((name, tensor, args, kwargs))
+            return tensor
+        return record
+
+    for n in saved:
+        setattr(torch.nn.init, n, recorder(n))
+    try:
+        yield calls
+    finally:
+        for n, f in saved.items():
+            setattr(torch.nn.init, n, f)
+
+
+def replay(calls, skip):
+    """Runs the recorded init calls whose tensor randomise() did not overwrite."""
+    for name, tensor, args, kwargs in calls:
+        if id(tensor) not in skip:
+            getattr(torch.nn.init, name)(tensor, *args, **kwargs)
+
+
 def randomise(model, gen):
-    """Draws every parameter and BatchNorm statistic at random (order-one activations)."""
+    """Draws every parameter and BatchNorm statistic at random (order-one
+    activations); returns the ids of the tensors it wrote."""
+    written = set()
     def normal_(t, std):
         t.copy_(torch.randn(t.shape, generator=gen) * std)
+        written.add(id(t))
 
     def uniform_(t, lo, hi):
         t.copy_(torch.rand(t.shape, generator=gen) * (hi - lo) + lo)
+        written.add(id(t))
 
     with torch.no_grad():
         for m in model.modules():
@@ -52,6 +91,7 @@ def randomise(model, gen):
             elif isinstance(m, torch.nn.LayerNorm) and m.elementwise_affine:
                 uniform_(m.weight, 0.5, 1.5)
                 uniform_(m.bias, -0.1, 0.1)
+    return written
 
 
 def main():
@@ -73,9 +113,11 @@ def main():
         if builder is None:
             sys.exit(f"models_parity: torchvision {torchvision.__version__} has no '{name}'")
         torch.manual_seed(args.seed)
-        model = builder(weights=None, **kwargs)
+        with deferred_init() as calls:
+            model = builder(weights=None, **kwargs)
         gen = torch.Generator().manual_seed(args.seed)
-        randomise(model, gen)
+        with torch.no_grad():
+            replay(calls, randomise(model, gen))
         model.eval()
         x = torch.randn(args.batch, 3, args.size, args.size, generator=gen)
         with torch.no_grad():
