@@ -6,11 +6,15 @@
 #include "modelzoo/error.h"
 #include "modelzoo/models/convnext.h"
 #include "modelzoo/models/efficientnet.h"
+#include "modelzoo/models/googlenet.h"
+#include "modelzoo/models/inception.h"
 #include "modelzoo/models/maxvit.h"
+#include "modelzoo/models/mnasnet.h"
 #include "modelzoo/models/mobilenetv2.h"
 #include "modelzoo/models/mobilenetv3.h"
 #include "modelzoo/models/regnet.h"
 #include "modelzoo/models/resnet.h"
+#include "modelzoo/models/shufflenetv2.h"
 #include "modelzoo/models/swin_transformer.h"
 #include "modelzoo/models/vgg.h"
 #include "modelzoo/models/vision_transformer.h"
@@ -64,9 +68,21 @@ std::vector<ArchInfo> table() {
       {"regnet_y_16gf", "regnet", erase<regnet_y_16gf>},
       {"regnet_y_32gf", "regnet", erase<regnet_y_32gf>},
       {"regnet_y_128gf", "regnet", erase<regnet_y_128gf>},
+      {"googlenet", "googlenet", erase<googlenet>, {}, {R"(aux[12]\..*)"},
+       {{"transform_input", true}, {"aux_logits", false}}},
+      {"inception_v3", "inception", erase<inception_v3>, {}, {R"(AuxLogits\..*)"},
+       {{"transform_input", true}}},
+      {"mnasnet0_5", "mnasnet", erase<mnasnet0_5>},
+      {"mnasnet0_75", "mnasnet", erase<mnasnet0_75>},
+      {"mnasnet1_0", "mnasnet", erase<mnasnet1_0>},
+      {"mnasnet1_3", "mnasnet", erase<mnasnet1_3>},
       {"mobilenet_v2", "mobilenet", erase<mobilenet_v2>},
       {"mobilenet_v3_large", "mobilenet", erase<mobilenet_v3_large>},
       {"mobilenet_v3_small", "mobilenet", erase<mobilenet_v3_small>},
+      {"shufflenet_v2_x0_5", "shufflenet", erase<shufflenet_v2_x0_5>},
+      {"shufflenet_v2_x1_0", "shufflenet", erase<shufflenet_v2_x1_0>},
+      {"shufflenet_v2_x1_5", "shufflenet", erase<shufflenet_v2_x1_5>},
+      {"shufflenet_v2_x2_0", "shufflenet", erase<shufflenet_v2_x2_0>},
       {"resnet18", "resnet", erase<resnet18>},
       {"resnet34", "resnet", erase<resnet34>},
       {"resnet50", "resnet", erase<resnet50>},
