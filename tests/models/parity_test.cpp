@@ -75,6 +75,19 @@ const std::vector<Case> kCases = {
     {"convnext_small", 32},
     {"convnext_base", 32},
     {"convnext_large", 32},
+    {"googlenet", 64},
+    {"inception_v3", 75},
+    {"mnasnet0_5", 64, false, true},
+    {"mnasnet0_75", 64},
+    {"mnasnet1_0", 64},
+    {"mnasnet1_3", 64},
+    {"mobilenet_v2", 32, false, true},
+    {"mobilenet_v3_large", 64},
+    {"mobilenet_v3_small", 64, false, true},
+    {"shufflenet_v2_x0_5", 64, false, true},
+    {"shufflenet_v2_x1_0", 64},
+    {"shufflenet_v2_x1_5", 64},
+    {"shufflenet_v2_x2_0", 64},
 };
 
 std::vector<Case> selected() {
