@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <ostream>
 #include <string>
 #include <system_error>
 
@@ -45,49 +46,6 @@ const std::vector<Case> kCases = {
     {"vgg19", 64},
     {"vgg19_bn", 64},
     {"vgg11_bn", 48, true},
-    {"efficientnet_b0", 64},
-    {"efficientnet_b1", 64},
-    {"efficientnet_b2", 64},
-    {"efficientnet_b3", 64},
-    {"efficientnet_b4", 64},
-    {"efficientnet_b5", 64},
-    {"efficientnet_b6", 64},
-    {"efficientnet_b7", 64},
-    {"efficientnet_v2_s", 64},
-    {"efficientnet_v2_m", 64},
-    {"efficientnet_v2_l", 64},
-    {"regnet_x_400mf", 64},
-    {"regnet_x_800mf", 64},
-    {"regnet_x_1_6gf", 64},
-    {"regnet_x_3_2gf", 64},
-    {"regnet_x_8gf", 64},
-    {"regnet_x_16gf", 64},
-    {"regnet_x_32gf", 64},
-    {"regnet_y_400mf", 64},
-    {"regnet_y_800mf", 64},
-    {"regnet_y_1_6gf", 64},
-    {"regnet_y_3_2gf", 64},
-    {"regnet_y_8gf", 64},
-    {"regnet_y_16gf", 64},
-    {"regnet_y_32gf", 64},
-    {"regnet_y_128gf", 64},
-    {"convnext_tiny", 32},
-    {"convnext_small", 32},
-    {"convnext_base", 32},
-    {"convnext_large", 32},
-    {"googlenet", 64},
-    {"inception_v3", 75},
-    {"mnasnet0_5", 64, false, true},
-    {"mnasnet0_75", 64},
-    {"mnasnet1_0", 64},
-    {"mnasnet1_3", 64},
-    {"mobilenet_v2", 32, false, true},
-    {"mobilenet_v3_large", 64},
-    {"mobilenet_v3_small", 64, false, true},
-    {"shufflenet_v2_x0_5", 64, false, true},
-    {"shufflenet_v2_x1_0", 64},
-    {"shufflenet_v2_x1_5", 64},
-    {"shufflenet_v2_x2_0", 64},
 };
 
 std::vector<Case> selected() {
@@ -99,6 +57,11 @@ std::vector<Case> selected() {
                [](const Case& c) { return c.default_run; });
   return out;
 #endif
+}
+
+// How gtest prints a case (instead of its bytes).
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << c.arch << " at " << c.size << "x" << c.size << (c.legacy ? ", legacy format" : "");
 }
 
 std::string case_name(const ::testing::TestParamInfo<Case>& info) {
