@@ -1,0 +1,175 @@
+// `fetch`: download and verify registry weights into the cache, several at a
+// time, with per-file progress; one failure does not stop the others.
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <set>
+
+#include "commands.h"
+#include "modelzoo/error.h"
+#include "modelzoo/fetch/fetch.h"
+#include "progress.h"
+
+namespace cache_tool {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct FetchCliOptions {
+  std::vector<std::string> specs;
+  bool all = false;
+  std::vector<std::string> list_files;
+  int jobs = 4;
+  std::string progress = "auto";
+};
+
+/// One line of work: a spec as typed and what it resolved to (or why not).
+struct Item {
+  std::string spec;
+  std::optional<Target> target;
+  std::string resolve_error;
+  json result;
+};
+
+std::vector<Item> collect(const Context& ctx, const FetchCliOptions& opt) {
+  std::vector<std::string> specs;
+  if (opt.all) {
+    for (const auto& t : all_targets(ctx.registry, /*default_tags_only=*/true)) specs.push_back(t.model);
+  }
+  for (const auto& f : opt.list_files) {
+    auto lines = read_list_file(f);
+    specs.insert(specs.end(), lines.begin(), lines.end());
+  }
+  specs.insert(specs.end(), opt.specs.begin(), opt.specs.end());
+  if (specs.empty()) throw UsageError("fetch: expected NAME[:TAG]..., --all or --from-file LIST");
+
+  std::vector<Item> items;
+  std::set<std::string> seen;
+  for (const auto& s : specs) {
+    const Spec spec = Spec::parse(s);  // syntax errors are usage errors
+    try {
+      for (const auto& t : resolve(ctx.registry, spec)) {
+        if (!seen.insert(t.label()).second) continue;
+        Item item;
+        item.spec = s;
+        item.target = t;
+        items.push_back(std::move(item));
+      }
+    } catch (const mz::RegistryError& e) {
+      Item item;
+      item.spec = s;
+      item.resolve_error = e.what();
+      items.push_back(std::move(item));
+    }
+  }
+  return items;
+}
+
+void fetch_one(const Context& ctx, ProgressBoard& board, Item& item) {
+  json& r = item.result;
+  r = {{"spec", item.spec}, {"ok", false}};
+  if (!item.target) {
+    r["status"] = "failed";
+    r["error"] = item.resolve_error;
+    board.finish(board.start(item.spec), "FAILED   " + item.spec + ": " + item.resolve_error);
+    return;
+  }
+  const Target& t = *item.target;
+  const std::string label = t.label();
+  r["model"] = t.model;
+  r["tag"] = t.weights->tag;
+  r["file_name"] = t.weights->file_name;
+
+  const auto t0 = Clock::now();
+  const auto pre = ctx.cache.find(t.weights->file_name, expectation(*t.weights), /*verify_unstamped=*/false);
+  if (pre.state == mz::cache::EntryState::Verified) {
+    std::error_code ec;
+    const auto bytes = std::filesystem::file_size(pre.path, ec);
+    r.update({{"ok", true}, {"status", "cached"}, {"path", pre.path.string()}, {"bytes", bytes},
+              {"sha256", pre.sha256}, {"url", nullptr}, {"seconds", 0.0}});
+    if (!ctx.quiet) board.note("cached   " + label + " -> " + pre.path.string());
+    return;
+  }
+
+  const int id = board.start(label);
+  mz::fetch::FetchOptions fo = ctx.fetch;
+  fo.on_progress = [&board, id](const mz::fetch::Progress& p) { board.update(id, p.bytes, p.total, p.bytes_per_second); };
+  try {
+    const auto res = mz::fetch::fetch_to_cache(fetch_request(t), ctx.cache, fo);
+    const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+    r.update({{"ok", true},
+              {"status", res.downloaded ? "downloaded" : "cached"},
+              {"path", res.path.string()},
+              {"bytes", res.bytes},
+              {"sha256", res.sha256},
+              {"url", res.downloaded ? json(res.url) : json(nullptr)},
+              {"seconds", secs}});
+    std::string line = (res.downloaded ? "fetched  " : "cached   ") + label + " -> " + res.path.string() + " (" +
+                       human_size(res.bytes);
+    if (res.downloaded && secs > 0) line += ", " + human_rate(static_cast<double>(res.bytes) / secs);
+    board.finish(id, ctx.quiet ? "" : line + ")");
+  } catch (const mz::Error& e) {
+    r.update({{"status", "failed"}, {"error", e.what()}});
+    board.finish(id, "FAILED   " + label + ": " + e.what());
+  }
+}
+
+int run_fetch(Context& ctx, const FetchCliOptions& opt) {
+  if (opt.jobs < 1 || opt.jobs > 64) throw UsageError("--jobs: expected 1..64, got " + std::to_string(opt.jobs));
+  std::vector<Item> items = collect(ctx, opt);
+  const ProgressMode mode = ctx.quiet ? ProgressMode::None : parse_progress_mode(opt.progress, stderr);
+  {
+    ProgressBoard board(mode, stderr);
+    parallel_for(items.size(), opt.jobs, [&](std::size_t i) { fetch_one(ctx, board, items[i]); });
+  }
+
+  json results = json::array();
+  std::size_t downloaded = 0, cached = 0, failed = 0;
+  uint64_t bytes_downloaded = 0;
+  for (const auto& item : items) {
+    const std::string status = item.result.value("status", "failed");
+    if (status == "downloaded") {
+      ++downloaded;
+      bytes_downloaded += item.result.value("bytes", uint64_t{0});
+    } else if (status == "cached") {
+      ++cached;
+    } else {
+      ++failed;
+    }
+    results.push_back(item.result);
+  }
+  ctx.emit({{"command", "fetch"},
+            {"ok", failed == 0},
+            {"results", results},
+            {"summary",
+             {{"requested", items.size()},
+              {"downloaded", downloaded},
+              {"cached", cached},
+              {"failed", failed},
+              {"bytes_downloaded", bytes_downloaded}}}});
+  ctx.say(std::to_string(downloaded) + " downloaded (" + human_size(bytes_downloaded) + "), " +
+          std::to_string(cached) + " already cached, " + std::to_string(failed) + " failed");
+  return failed == 0 ? kOk : kFailure;
+}
+
+}  // namespace
+
+Command add_fetch(CLI::App& root) {
+  auto opt = std::make_shared<FetchCliOptions>();
+  auto* app = root.add_subcommand("fetch", "Download and verify weights into the cache (several in parallel)");
+  app->add_option("spec", opt->specs, "NAME[:TAG] (TAG defaults to the model's default weights; NAME:* = every tag)");
+  app->add_flag("--all", opt->all, "every registered model's default weights");
+  app->add_option("--from-file", opt->list_files, "a file with one NAME[:TAG] per line ('#' starts a comment)");
+  app->add_option("--jobs,-j", opt->jobs, "downloads at the same time (default 4)");
+  app->add_option("--progress", opt->progress,
+                  "auto (bars on a terminal, plain lines otherwise), bar, plain or none (default auto)");
+  app->footer(
+      "Progress and per-file lines go to stderr, the summary to stdout (--json: one document on stdout).\n"
+      "Exit status 1 when any entry failed; the others are still fetched.\n"
+      "Example: cache_tool --cache-dir /data/torch fetch vgg19 resnet50:IMAGENET1K_V2 vit_b_16:*\n"
+      "Example: cache_tool fetch --from-file models.txt --jobs 2");
+  return {app, [opt](Context& ctx) { return run_fetch(ctx, *opt); }};
+}
+
+}  // namespace cache_tool

@@ -1,0 +1,143 @@
+// `list` and `path`: what the registry knows and where the cache has it.
+#include <cstdio>
+#include <map>
+#include <memory>
+
+#include "commands.h"
+#include "modelzoo/fetch/fetch.h"
+
+namespace cache_tool {
+
+namespace {
+
+/// "built-in" or the user registry file that (last) defined the model.
+std::string origin_of(const mz::registry::Registry& registry, const std::string& model) {
+  const auto* m = registry.find(model);
+  if (m == nullptr) return "";
+  return m->origin.rfind("built-in registry/", 0) == 0 ? std::string("built-in") : m->origin;
+}
+
+struct ListOptions {
+  std::vector<std::string> specs;
+};
+
+int run_list(Context& ctx, const ListOptions& opt) {
+  std::vector<Target> targets;
+  if (opt.specs.empty()) {
+    targets = all_targets(ctx.registry, /*default_tags_only=*/false);
+  } else {
+    for (const auto& s : opt.specs) {
+      auto more = resolve(ctx.registry, Spec::parse(s.find(':') == std::string::npos ? s + ":*" : s));
+      targets.insert(targets.end(), more.begin(), more.end());
+    }
+  }
+  json rows = json::array();
+  uint64_t known_bytes = 0, verified_bytes = 0;
+  std::size_t unknown_sizes = 0;
+  std::map<std::string, std::size_t> by_state;
+  for (const auto& t : targets) {
+    const auto& w = *t.weights;
+    const auto look = ctx.cache.find(w.file_name, expectation(w), /*verify_unstamped=*/false);
+    const std::string state = lookup_state(look);
+    by_state[state]++;
+    if (w.size) known_bytes += *w.size;
+    else ++unknown_sizes;
+    if (look.state == mz::cache::EntryState::Verified && w.size) verified_bytes += *w.size;
+    rows.push_back({{"model", t.model},
+                    {"tag", w.tag},
+                    {"default", t.is_default},
+                    {"file_name", w.file_name},
+                    {"url", mz::fetch::sanitize_url(w.url)},
+                    {"size", w.size ? json(*w.size) : json(nullptr)},
+                    {"hash", w.sha256.is_prefix ? "prefix" : "full"},
+                    {"sha256", w.sha256.hex},
+                    {"state", state},
+                    {"readonly", look.readonly},
+                    {"path", look.state == mz::cache::EntryState::Absent ? json(nullptr) : json(look.path.string())},
+                    {"registry", origin_of(ctx.registry, t.model)}});
+  }
+  json totals = {{"entries", rows.size()},
+                 {"known_bytes", known_bytes},
+                 {"unknown_sizes", unknown_sizes},
+                 {"verified_bytes", verified_bytes}};
+  for (const char* s : {"absent", "verified", "unverified", "mismatch", "partial"}) totals[s] = by_state[s];
+  json roots = json::array();
+  for (const auto& r : ctx.cache.options().readonly_roots) roots.push_back(r.string());
+  ctx.emit({{"command", "list"},
+            {"ok", true},
+            {"cache_dir", ctx.cache.options().root.string()},
+            {"readonly_roots", roots},
+            {"entries", rows},
+            {"totals", totals}});
+  if (ctx.json_mode || ctx.quiet) return kOk;
+
+  std::printf("%-28s %-28s %10s %-6s %s\n", "MODEL", "TAG", "SIZE", "HASH", "STATE");
+  for (const auto& r : rows) {
+    const std::string size = r["size"].is_null() ? "?" : human_size(r["size"].get<uint64_t>());
+    std::string state = r["state"].get<std::string>();
+    if (r["readonly"].get<bool>()) state += " (read-only cache)";
+    const std::string tag = r["tag"].get<std::string>() + (r["default"].get<bool>() ? "*" : "");
+    std::printf("%-28s %-28s %10s %-6s %s\n", r["model"].get<std::string>().c_str(), tag.c_str(), size.c_str(),
+                r["hash"].get<std::string>().c_str(), state.c_str());
+  }
+  std::printf("%zu entries (%s of known sizes%s): %zu verified (%s), %zu absent, %zu partial, %zu mismatch, "
+              "%zu unverified; cache %s; * = default tag\n",
+              rows.size(), human_size(known_bytes).c_str(),
+              unknown_sizes ? (", " + std::to_string(unknown_sizes) + " unknown").c_str() : "",
+              by_state["verified"], human_size(verified_bytes).c_str(), by_state["absent"], by_state["partial"],
+              by_state["mismatch"], by_state["unverified"], ctx.cache.options().root.string().c_str());
+  return kOk;
+}
+
+struct PathOptions {
+  std::vector<std::string> specs;
+};
+
+int run_path(Context& ctx, const PathOptions& opt) {
+  json out = json::array();
+  bool all_present = true;
+  for (const auto& s : opt.specs) {
+    for (const auto& t : resolve(ctx.registry, Spec::parse(s))) {
+      const auto& w = *t.weights;
+      const auto look = ctx.cache.find(w.file_name, expectation(w), /*verify_unstamped=*/false);
+      const bool present = look.state == mz::cache::EntryState::Verified ||
+                           look.state == mz::cache::EntryState::Unverified;
+      const auto path = present ? look.path : ctx.cache.target_path(w.file_name);
+      all_present = all_present && present;
+      out.push_back({{"model", t.model},
+                     {"tag", w.tag},
+                     {"path", path.string()},
+                     {"state", lookup_state(look)},
+                     {"readonly", look.readonly}});
+      if (!ctx.json_mode) std::printf("%s\n", path.string().c_str());
+      if (!present) ctx.warn("cache_tool path: " + t.label() + " is not in the cache (" + lookup_state(look) + ")");
+    }
+  }
+  ctx.emit({{"command", "path"}, {"ok", all_present}, {"entries", out}});
+  return all_present ? kOk : kFailure;
+}
+
+}  // namespace
+
+Command add_list(CLI::App& root) {
+  auto opt = std::make_shared<ListOptions>();
+  auto* app = root.add_subcommand(
+      "list", "Every registry entry x weights tag with size, hash kind (full/prefix) and cache state, plus totals");
+  app->add_option("spec", opt->specs, "only these models (NAME = every tag, NAME:TAG = one)");
+  app->footer(
+      "States: absent, verified (stamp matches), unverified (present, not hashed yet), mismatch (known to differ),\n"
+      "partial (interrupted download); '(read-only cache)' when found in MODELZOO_READONLY_CACHES.\n"
+      "Example: cache_tool list --json\n"
+      "Example: cache_tool --cache-dir /data/torch list vgg19 resnet50");
+  return {app, [opt](Context& ctx) { return run_list(ctx, *opt); }};
+}
+
+Command add_path(CLI::App& root) {
+  auto opt = std::make_shared<PathOptions>();
+  auto* app = root.add_subcommand("path", "Where NAME[:TAG]'s file is (or would be) cached; exit 1 if absent");
+  app->add_option("spec", opt->specs, "NAME[:TAG] (TAG defaults to the model's default weights)")->required();
+  app->footer("Example: cache_tool path vgg19:IMAGENET1K_V1");
+  return {app, [opt](Context& ctx) { return run_path(ctx, *opt); }};
+}
+
+}  // namespace cache_tool

@@ -1,0 +1,158 @@
+// `pack`: cached weights + a manifest into one ustar bundle for another
+// machine. Every file is rehashed while it is copied into the bundle.
+#include <sys/stat.h>
+
+#include <chrono>
+#include <ctime>
+#include <map>
+#include <memory>
+
+#include "bundle.h"
+#include "commands.h"
+#include "modelzoo/cache/publish.h"
+#include "modelzoo/cache/sha256.h"
+#include "modelzoo/error.h"
+#include "modelzoo/fetch/fetch.h"
+#include "tar.h"
+
+namespace cache_tool {
+
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+struct PackOptions {
+  std::vector<std::string> specs;
+  bool all = false;
+  std::string output;
+};
+
+/// A file to pack and where it is.
+struct Source {
+  bundle::File file;
+  fs::path path;
+};
+
+int64_t mtime_of(const fs::path& p) {
+  struct stat st {};
+  return ::stat(p.c_str(), &st) == 0 ? static_cast<int64_t>(st.st_mtim.tv_sec) : 0;
+}
+
+int run_pack(Context& ctx, const PackOptions& opt) {
+  if (opt.output.empty()) throw UsageError("pack: expected -o BUNDLE.tar");
+  if (opt.all == !opt.specs.empty()) throw UsageError("pack: expected NAME[:TAG]... or --all (one of the two)");
+
+  std::vector<Target> targets;
+  if (opt.all) {
+    targets = all_targets(ctx.registry, /*default_tags_only=*/false);
+  } else {
+    for (const auto& s : opt.specs) {
+      auto more = resolve(ctx.registry, Spec::parse(s));
+      targets.insert(targets.end(), more.begin(), more.end());
+    }
+  }
+
+  // Find each verified file (rehashing unstamped ones); group entries by file.
+  std::vector<Source> sources;
+  std::map<std::string, std::size_t> by_name;
+  std::vector<Target> packed;
+  std::vector<std::string> missing;
+  for (const auto& t : targets) {
+    const auto& w = *t.weights;
+    const auto look = ctx.cache.find(w.file_name, expectation(w), /*verify_unstamped=*/true);
+    if (look.state != mz::cache::EntryState::Verified) {
+      if (!opt.all) missing.push_back(t.label() + " (" + lookup_state(look) + ")");
+      continue;
+    }
+    auto it = by_name.find(w.file_name);
+    if (it == by_name.end()) {
+      Source s;
+      s.file.name = w.file_name;
+      s.file.sha256 = look.sha256;
+      std::error_code ec;
+      s.file.size = fs::file_size(look.path, ec);
+      if (ec) throw mz::CacheError("cannot stat " + look.path.string() + ": " + ec.message());
+      s.path = look.path;
+      it = by_name.emplace(w.file_name, sources.size()).first;
+      sources.push_back(std::move(s));
+    }
+    sources[it->second].file.uses.push_back({t.model, w.tag, mz::fetch::sanitize_url(w.url), t.is_default});
+    packed.push_back(t);
+  }
+  if (!missing.empty()) {
+    std::string msg = "pack: not in the cache (verified): ";
+    for (std::size_t i = 0; i < missing.size(); ++i) msg += (i ? ", " : "") + missing[i];
+    msg += "; run `cache_tool fetch` for them first. No bundle was written";
+    throw mz::CacheError(msg);
+  }
+  if (sources.empty()) {
+    throw mz::CacheError("pack --all: no registry entry is in the cache " + ctx.cache.options().root.string() +
+                         "; nothing to pack. No bundle was written");
+  }
+
+  bundle::Manifest manifest;
+  manifest.created_by = std::string("cache_tool ") + MZ_VERSION;
+  manifest.created = iso_time(std::time(nullptr));
+  for (const auto& s : sources) manifest.files.push_back(s.file);
+  manifest.registry = bundle::registry_fragment(ctx.registry, packed);
+
+  const auto t0 = Clock::now();
+  tar::Writer writer(opt.output);
+  writer.add_bytes(bundle::kManifestName, bundle::to_json(manifest).dump(2) + "\n", std::time(nullptr));
+  uint64_t payload = 0;
+  for (const auto& s : sources) {
+    mz::cache::Sha256 hasher;
+    auto read = mz::cache::file_source(s.path);
+    writer.add(s.file.name, s.file.size, mtime_of(s.path), [&](char* buf, std::size_t n) {
+      const std::size_t k = read(buf, n);
+      hasher.update(buf, k);
+      return k;
+    });
+    const std::string digest = hasher.hex_digest();
+    if (digest != s.file.sha256) {
+      throw mz::HashMismatchError("pack: " + s.path.string() + " changed since it was verified: its stamp says " +
+                                  s.file.sha256 + ", its content hashes to " + digest +
+                                  "; run `cache_tool verify --repair`. No bundle was written");
+    }
+    payload += s.file.size;
+    ctx.say("packed   " + s.file.name + " (" + human_size(s.file.size) + ")");
+  }
+  writer.commit();
+  const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+
+  json files = bundle::to_json(manifest)["files"];
+  ctx.emit({{"command", "pack"},
+            {"ok", true},
+            {"bundle", fs::absolute(opt.output).string()},
+            {"bytes", writer.bytes_written()},
+            {"payload_bytes", payload},
+            {"seconds", secs},
+            {"files", files},
+            {"registry_fragment", !manifest.registry.is_null()}});
+  std::string line = "wrote " + opt.output + ": " + std::to_string(sources.size()) + " file(s), " +
+                     human_size(writer.bytes_written());
+  if (secs > 0) line += " in " + std::to_string(secs).substr(0, 5) + " s";
+  if (!manifest.registry.is_null()) line += "; includes a registry fragment for entries from user registries";
+  ctx.say(line);
+  return kOk;
+}
+
+}  // namespace
+
+Command add_pack(CLI::App& root) {
+  auto opt = std::make_shared<PackOptions>();
+  auto* app = root.add_subcommand(
+      "pack", "Put cached weights and a manifest into one tar bundle (for machines without network)");
+  app->add_option("spec", opt->specs, "NAME[:TAG] (TAG defaults to the default weights; NAME:* = every tag)");
+  app->add_flag("--all", opt->all, "every registry entry that is in the cache");
+  app->add_option("-o,--output", opt->output, "the bundle to write (POSIX ustar)")->required();
+  app->footer(
+      "The bundle holds manifest.json (names, tags, URLs, sha256, sizes, and a registry fragment for\n"
+      "entries from user registries) and the files; every file is rehashed while it is packed.\n"
+      "Example: cache_tool pack vgg19 resnet50:IMAGENET1K_V2 -o models.tar\n"
+      "Example: cache_tool pack --all -o everything.tar");
+  return {app, [opt](Context& ctx) { return run_pack(ctx, *opt); }};
+}
+
+}  // namespace cache_tool

@@ -1,0 +1,300 @@
+// `unpack`: a bundle into the cache. Nothing is written until the archive's
+// structure, its manifest and the registry agree; every file is then staged
+// and verified beside its cache name, and only when all of them verified are
+// they renamed into place. Members are only ever written to
+// Cache::target_path(<manifest name>), never to a path taken from the archive.
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <optional>
+
+#include "bundle.h"
+#include "commands.h"
+#include "modelzoo/cache/publish.h"
+#include "modelzoo/error.h"
+#include "tar.h"
+
+namespace cache_tool {
+
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using mz::FormatError;
+
+struct UnpackOptions {
+  std::string bundle;
+  std::string registry_out;
+};
+
+bool has_dotdot_component(const std::string& name) {
+  std::size_t start = 0;
+  while (start <= name.size()) {
+    const auto slash = name.find('/', start);
+    const std::string part = name.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+    if (part == "..") return true;
+    if (slash == std::string::npos) break;
+    start = slash + 1;
+  }
+  return false;
+}
+
+/// Refuses members that are not plain regular files with plain names.
+void check_member(const std::string& bundle_name, const tar::Member& m) {
+  const std::string what = bundle_name + ": member \"" + m.name + "\" (header at byte " +
+                           std::to_string(m.header_offset) + ")";
+  if (m.type == '1' || m.type == '2') {
+    throw FormatError(what + " is a " + tar::type_name(m.type) + " to \"" + m.link +
+                      "\"; a bundle holds only regular files. Nothing was written");
+  }
+  if (m.type != '0' && m.type != '\0' && m.type != '7') {
+    throw FormatError(what + " is a " + tar::type_name(m.type) +
+                      "; a bundle holds only regular files. Nothing was written");
+  }
+  if (m.name.empty()) throw FormatError(what + " has an empty name. Nothing was written");
+  if (m.name[0] == '/') {
+    throw FormatError(what + " has an absolute path; bundle members are plain file names. Nothing was written");
+  }
+  if (has_dotdot_component(m.name)) {
+    throw FormatError(what + " has a \"..\" path component; bundle members are plain file names. "
+                             "Nothing was written");
+  }
+  if (m.name.find('/') != std::string::npos) {
+    throw FormatError(what + " is in a subdirectory; bundle members are plain file names. Nothing was written");
+  }
+}
+
+/// Free bytes where the cache root is (or would be created).
+std::optional<uint64_t> free_bytes(fs::path dir) {
+  std::error_code ec;
+  while (!dir.empty() && !fs::exists(dir, ec)) dir = dir.parent_path();
+  if (dir.empty()) dir = ".";
+  struct statvfs sv {};
+  if (::statvfs(dir.c_str(), &sv) != 0) return std::nullopt;
+  return static_cast<uint64_t>(sv.f_bavail) * sv.f_frsize;
+}
+
+/// Checks that the bundle's own registry does not redefine what this machine
+/// already has differently.
+void check_fragment(const Context& ctx, const json& fragment, const std::string& origin) {
+  for (const auto& m : mz::registry::parse_registry(fragment.dump(), origin)) {
+    const auto* mine = ctx.registry.find(m.name);
+    if (mine == nullptr) continue;
+    for (const auto& w : m.weights) {
+      const auto* here = mine->find_weights(w.tag);
+      if (here == nullptr) continue;
+      if (here->sha256.hex != w.sha256.hex || here->file_name != w.file_name || here->size != w.size) {
+        throw mz::RegistryError(origin + ": redefines " + m.name + ":" + w.tag + " as " + w.file_name +
+                                " with sha256 " + w.sha256.hex + ", but this machine's registry (" + mine->origin +
+                                ") has " + here->file_name + " with sha256 " + here->sha256.hex +
+                                "; refusing the bundle. Nothing was written");
+      }
+    }
+  }
+}
+
+/// Every use of a manifest file must be a registry entry for exactly that file.
+void check_uses(const mz::registry::Registry& reg, const bundle::File& f, const std::string& origin) {
+  for (const auto& u : f.uses) {
+    const auto* m = reg.find(u.model);
+    const auto* w = m ? m->find_weights(u.tag) : nullptr;
+    const std::string label = u.model + ":" + u.tag;
+    if (w == nullptr) {
+      throw mz::RegistryError(origin + ": " + f.name + " is listed for " + label +
+                              ", which neither this machine's registry nor the bundle's registry defines "
+                              "(add it with --registry FILE). Nothing was written");
+    }
+    if (w->file_name != f.name) {
+      throw mz::RegistryError(origin + ": " + f.name + " is listed for " + label + ", whose cache file is " +
+                              w->file_name + ". Nothing was written");
+    }
+    if (!w->sha256.matches(f.sha256) || (w->size && *w->size != f.size)) {
+      throw mz::HashMismatchError(
+          origin + ": " + f.name + " for " + label + ": the manifest says sha256 " + f.sha256 + ", " +
+          std::to_string(f.size) + " bytes; the registry (" + m->origin + ") expects sha256 " + w->sha256.hex +
+          (w->sha256.is_prefix ? " (prefix)" : "") +
+          (w->size ? ", " + std::to_string(*w->size) + " bytes" : std::string()) + ". Nothing was written");
+    }
+  }
+}
+
+void write_text_atomically(const fs::path& path, const std::string& text) {
+  std::error_code ec;
+  fs::create_directories(path.parent_path(), ec);
+  const fs::path tmp = path.string() + "." + std::to_string(::getpid()) + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << text;
+    out.close();
+    if (!out) {
+      fs::remove(tmp, ec);
+      throw mz::CacheError("cannot write " + tmp.string());
+    }
+  }
+  fs::rename(tmp, path, ec);
+  if (ec) {
+    fs::remove(tmp, ec);
+    throw mz::CacheError("cannot move " + tmp.string() + " to " + path.string() + ": " + ec.message());
+  }
+}
+
+int run_unpack(Context& ctx, const UnpackOptions& opt) {
+  const fs::path bundle_path = opt.bundle;
+  const std::string name = bundle_path.filename().string();
+  const auto t0 = Clock::now();
+
+  // 1. Structure: every member a plain regular file, listed once, as the manifest says.
+  const tar::Index idx = tar::read_index(bundle_path);
+  std::map<std::string, const tar::Member*> members;
+  for (const auto& m : idx.members) {
+    check_member(name, m);
+    if (!members.emplace(m.name, &m).second) {
+      throw FormatError(name + ": member \"" + m.name + "\" appears more than once (again at byte " +
+                        std::to_string(m.header_offset) + "). Nothing was written");
+    }
+  }
+  auto manifest_it = members.find(bundle::kManifestName);
+  if (manifest_it == members.end()) {
+    throw FormatError(name + ": no " + std::string(bundle::kManifestName) +
+                      " member; not a bundle written by cache_tool pack. Nothing was written");
+  }
+  if (manifest_it->second->size > bundle::kMaxManifestBytes) {
+    throw FormatError(name + ": oversized member " + bundle::kManifestName + ": " +
+                      std::to_string(manifest_it->second->size) + " bytes (at most " +
+                      std::to_string(bundle::kMaxManifestBytes) + " accepted). Nothing was written");
+  }
+  const std::string origin = name + ":" + bundle::kManifestName;
+  const bundle::Manifest manifest =
+      bundle::parse_manifest(tar::read_member(bundle_path, *manifest_it->second), origin);
+  std::map<std::string, const bundle::File*> listed;
+  for (const auto& f : manifest.files) listed[f.name] = &f;
+  for (const auto& [member_name, m] : members) {
+    if (member_name == bundle::kManifestName) continue;
+    auto it = listed.find(member_name);
+    if (it == listed.end()) {
+      throw FormatError(name + ": member \"" + member_name + "\" is not listed in " + bundle::kManifestName +
+                        ". Nothing was written");
+    }
+    if (m->size != it->second->size) {
+      throw FormatError(name + ": " + (m->size > it->second->size ? "oversized member \"" : "member \"") +
+                        member_name + "\": " + std::to_string(m->size) + " bytes in the archive, " +
+                        std::to_string(it->second->size) + " in the manifest. Nothing was written");
+    }
+  }
+  for (const auto& f : manifest.files) {
+    if (!members.count(f.name)) {
+      throw FormatError(origin + ": lists " + f.name + ", which the bundle does not contain (truncated or "
+                        "tampered with). Nothing was written");
+    }
+  }
+
+  // 2. The registry: this machine's, plus the bundle's fragment where it adds entries.
+  mz::registry::Registry effective = ctx.registry;
+  if (!manifest.registry.is_null()) {
+    const std::string reg_origin = origin + " /registry";
+    check_fragment(ctx, manifest.registry, reg_origin);
+    effective.add_json(manifest.registry.dump(), reg_origin);
+  }
+  for (const auto& f : manifest.files) {
+    check_uses(effective, f, origin);
+    ctx.cache.target_path(f.name);  // refuses unsafe names before anything is written
+  }
+
+  // 3. Stage and verify every file that is not already there.
+  struct Planned {
+    const bundle::File* file;
+    mz::cache::Expectation expect;
+    bool present = false;
+    fs::path path;
+  };
+  std::vector<Planned> plan;
+  uint64_t to_write = 0;
+  for (const auto& f : manifest.files) {
+    Planned p{&f, {}, false, {}};
+    p.expect.sha256 = f.sha256;
+    p.expect.size = f.size;
+    const auto look = ctx.cache.find(f.name, p.expect, /*verify_unstamped=*/true);
+    p.present = look.state == mz::cache::EntryState::Verified;
+    p.path = p.present ? look.path : ctx.cache.target_path(f.name);
+    if (!p.present) to_write += f.size;
+    plan.push_back(std::move(p));
+  }
+  if (auto avail = free_bytes(ctx.cache.options().root); avail && *avail < to_write) {
+    throw mz::CacheError(name + ": needs " + human_size(to_write) + " in " + ctx.cache.options().root.string() +
+                         ", only " + human_size(*avail) + " are free. Nothing was written");
+  }
+  std::vector<mz::cache::StagedFile> staged(plan.size());
+  for (std::size_t i = 0; i < plan.size(); ++i) {
+    if (plan[i].present) continue;
+    const auto& f = *plan[i].file;
+    staged[i] = mz::cache::stage_verified(ctx.cache, f.name, plan[i].expect,
+                                          tar::member_source(bundle_path, *members.at(f.name)),
+                                          f.name + " from " + name);
+  }
+
+  // 4. Everything verified: publish.
+  json files = json::array();
+  uint64_t written = 0;
+  for (std::size_t i = 0; i < plan.size(); ++i) {
+    const auto& f = *plan[i].file;
+    if (!plan[i].present) {
+      plan[i].path = staged[i].publish();
+      written += f.size;
+    }
+    json uses = json::array();
+    for (const auto& u : f.uses) uses.push_back({{"model", u.model}, {"tag", u.tag}});
+    files.push_back({{"name", f.name},
+                     {"size", f.size},
+                     {"sha256", f.sha256},
+                     {"status", plan[i].present ? "present" : "unpacked"},
+                     {"path", plan[i].path.string()},
+                     {"entries", uses}});
+    ctx.say((plan[i].present ? "present  " : "unpacked ") + f.name + " -> " + plan[i].path.string());
+  }
+
+  json registry_file = nullptr;
+  if (!manifest.registry.is_null()) {
+    fs::path out = opt.registry_out;
+    if (out.empty()) {
+      out = ctx.cache.options().root / "bundle-registries" / (bundle_path.stem().string() + ".json");
+    }
+    write_text_atomically(out, manifest.registry.dump(2) + "\n");
+    registry_file = fs::absolute(out).string();
+    ctx.say("registry entries from the bundle: " + out.string() +
+            " (use it with --registry or add it to MODELZOO_REGISTRY)");
+  }
+  const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  ctx.emit({{"command", "unpack"},
+            {"ok", true},
+            {"bundle", fs::absolute(bundle_path).string()},
+            {"files", files},
+            {"bytes_written", written},
+            {"seconds", secs},
+            {"registry_file", registry_file}});
+  ctx.say(std::to_string(manifest.files.size()) + " file(s) verified, " + human_size(written) + " written to " +
+          ctx.cache.options().root.string());
+  return kOk;
+}
+
+}  // namespace
+
+Command add_unpack(CLI::App& root) {
+  auto opt = std::make_shared<UnpackOptions>();
+  auto* app = root.add_subcommand("unpack", "Verify a bundle made by `pack` and put its files into the cache");
+  app->add_option("bundle", opt->bundle, "BUNDLE.tar")->required();
+  app->add_option("--registry-out", opt->registry_out,
+                  "where to write the bundle's registry entries, if it has any "
+                  "(default: <cache>/bundle-registries/<bundle name>.json)");
+  app->footer(
+      "Refused, with nothing written: links, devices, directories, absolute or '..' paths, duplicate or unlisted\n"
+      "members, sizes that differ from the manifest, truncated archives, files that do not hash to the manifest\n"
+      "and registry. Files are verified in temporary files and renamed into the cache only when all verified.\n"
+      "Example: MODELZOO_OFFLINE=1 cache_tool --cache-dir /data/torch unpack models.tar");
+  return {app, [opt](Context& ctx) { return run_unpack(ctx, *opt); }};
+}
+
+}  // namespace cache_tool
