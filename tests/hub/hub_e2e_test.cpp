@@ -93,7 +93,8 @@ void expect_close(const at::Tensor& actual, const at::Tensor& expected) {
   EXPECT_LE(diff, 1e-4 * scale) << "max abs diff " << diff << " (output scale " << scale << ")";
 }
 
-at::Tensor run(modelzoo::Classifier model, const at::Tensor& x) {
+template <typename Model>
+at::Tensor run(Model& model, const at::Tensor& x) {
   c10::NoGradGuard no_grad;
   return model->forward(x);
 }
