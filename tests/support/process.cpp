@@ -42,15 +42,6 @@ std::string must_run(const std::string& command) {
   return r.out;
 }
 
-std::string shell_quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) {
-    if (c == '\'') q += "'\\''";
-    else q += c;
-  }
-  return q + "'";
-}
-
 }  // namespace mz_test
 
 #include <fcntl.h>

@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <string>
 
+#include "support/tls_ca.h"  // shell_quote
+
 namespace mz_test {
 
 /// A fresh directory under the system temp dir, removed (recursively) on destruction.
@@ -37,9 +39,6 @@ CommandResult run_command(const std::string& command);
 
 /// Runs a command that must succeed; throws std::runtime_error with its output otherwise.
 std::string must_run(const std::string& command);
-
-/// Single-quotes `s` for /bin/sh.
-std::string shell_quote(const std::string& s);
 
 /// The Python interpreter that has Debian's torch and torchvision.
 inline const char* python() { return "/usr/bin/python3"; }
