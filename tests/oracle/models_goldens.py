@@ -43,6 +43,9 @@ FAMILIES = {
                "regnet_x_16gf", "regnet_x_32gf", "regnet_y_400mf", "regnet_y_800mf", "regnet_y_1_6gf",
                "regnet_y_3_2gf", "regnet_y_8gf", "regnet_y_16gf", "regnet_y_32gf", "regnet_y_128gf"],
     "convnext": ["convnext_tiny", "convnext_small", "convnext_base", "convnext_large"],
+    "vit": ["vit_b_16", "vit_b_32", "vit_l_16", "vit_l_32", "vit_h_14"],
+    "swin": ["swin_t", "swin_s", "swin_b", "swin_v2_t", "swin_v2_s", "swin_v2_b"],
+    "maxvit": ["maxvit_t"],
 }
 
 GOLDEN_DIR = pathlib.Path(__file__).resolve().parent / "goldens"
