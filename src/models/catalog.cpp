@@ -4,7 +4,9 @@
 #include <stdexcept>
 
 #include "modelzoo/error.h"
+#include "modelzoo/models/alexnet.h"
 #include "modelzoo/models/convnext.h"
+#include "modelzoo/models/densenet.h"
 #include "modelzoo/models/efficientnet.h"
 #include "modelzoo/models/googlenet.h"
 #include "modelzoo/models/inception.h"
@@ -15,6 +17,7 @@
 #include "modelzoo/models/regnet.h"
 #include "modelzoo/models/resnet.h"
 #include "modelzoo/models/shufflenetv2.h"
+#include "modelzoo/models/squeezenet.h"
 #include "modelzoo/models/swin_transformer.h"
 #include "modelzoo/models/vgg.h"
 #include "modelzoo/models/vision_transformer.h"
@@ -83,6 +86,13 @@ std::vector<ArchInfo> table() {
       {"shufflenet_v2_x1_0", "shufflenet", erase<shufflenet_v2_x1_0>},
       {"shufflenet_v2_x1_5", "shufflenet", erase<shufflenet_v2_x1_5>},
       {"shufflenet_v2_x2_0", "shufflenet", erase<shufflenet_v2_x2_0>},
+      {"alexnet", "alexnet", erase<alexnet>},
+      {"densenet121", "densenet", erase<densenet121>, densenet_key_renames()},
+      {"densenet161", "densenet", erase<densenet161>, densenet_key_renames()},
+      {"densenet169", "densenet", erase<densenet169>, densenet_key_renames()},
+      {"densenet201", "densenet", erase<densenet201>, densenet_key_renames()},
+      {"squeezenet1_0", "squeezenet", erase<squeezenet1_0>},
+      {"squeezenet1_1", "squeezenet", erase<squeezenet1_1>},
       {"resnet18", "resnet", erase<resnet18>},
       {"resnet34", "resnet", erase<resnet34>},
       {"resnet50", "resnet", erase<resnet50>},
