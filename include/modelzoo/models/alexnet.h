@@ -21,6 +21,7 @@ namespace modelzoo::models {
 
 /// Options of AlexNet.
 struct AlexNetOptions {
+  /// Outputs of the last Linear layer.
   TORCH_ARG(int64_t, num_classes) = 1000;
   /// Dropout probability in the classifier.
   TORCH_ARG(double, dropout) = 0.5;

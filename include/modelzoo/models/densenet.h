@@ -11,6 +11,12 @@
 /// model has `norm1`, `conv2`: the catalog's key renames for these
 /// architectures (densenet_key_renames()) turn the old names into the new
 /// ones, as torchvision's _load_state_dict does.
+///
+/// The builders (densenet121() ... densenet201()) accept torchvision's
+/// keyword arguments in ArchArgs::extra: {"drop_rate": p, "bn_size": n,
+/// "memory_efficient": false}; "memory_efficient": true (gradient
+/// checkpointing, a training-memory saving) is refused as not supported.
+/// "image_size" is accepted and has no effect.
 
 #include <cstdint>
 #include <string>
@@ -103,6 +109,7 @@ struct DenseNetOptions {
   TORCH_ARG(int64_t, bn_size) = 4;
   /// Dropout after each dense layer (training only).
   TORCH_ARG(double, drop_rate) = 0.0;
+  /// Outputs of the classifier.
   TORCH_ARG(int64_t, num_classes) = 1000;
   /// false: parameters stay uninitialised (to be loaded); true: torchvision's
   /// init (kaiming_normal_ convolutions, BatchNorm ones/zeros, zero Linear bias).
@@ -137,12 +144,6 @@ TORCH_MODULE(DenseNet);
 /// for relu/conv and 1/2, for weight, bias, running_mean and running_var
 /// (torchvision's _load_state_dict pattern).
 std::vector<std::pair<std::string, std::string>> densenet_key_renames();
-
-/// Knobs every builder below accepts in `args.extra` (torchvision's kwargs):
-/// {"drop_rate": p, "bn_size": n, "memory_efficient": false};
-/// "memory_efficient": true (gradient checkpointing, a training-memory
-/// saving) is refused as not supported. "image_size" is accepted and has no
-/// effect.
 
 /// DenseNet-121 (growth 32, blocks [6, 12, 24, 16], 64 initial features).
 DenseNet densenet121(const ArchArgs& args = {});

@@ -9,6 +9,13 @@
 /// 3x3 convolutions, Wide ResNet the one with doubled bottleneck width.
 /// Parameter names and their order are those of torchvision's state_dict(),
 /// so its weight files load as they are.
+///
+/// The builders (resnet18() ... wide_resnet101_2()) accept torchvision's
+/// keyword arguments in ArchArgs::extra: {"zero_init_residual": bool,
+/// "replace_stride_with_dilation": [b, b, b], "groups": n,
+/// "width_per_group": n}; "image_size" is accepted and has no effect (the
+/// adaptive pool takes any size). The ResNeXt and Wide ResNet builders fix
+/// groups/width_per_group and refuse a different value, as torchvision does.
 
 #include <array>
 #include <cstdint>
@@ -35,7 +42,9 @@ struct ResNetBlockOptions {
   /// Required: input channels and the block's base width `planes` (the
   /// output has planes * expansion channels).
   ResNetBlockOptions(int64_t inplanes, int64_t planes) : inplanes_(inplanes), planes_(planes) {}
+  /// Input channels.
   TORCH_ARG(int64_t, inplanes);
+  /// Base width; the output has planes * expansion channels.
   TORCH_ARG(int64_t, planes);
   /// Stride of the first 3x3 convolution (BasicBlock: conv1, Bottleneck: conv2).
   TORCH_ARG(int64_t, stride) = 1;
@@ -107,9 +116,11 @@ struct ResNetOptions {
   /// Required: the block type and the number of blocks in each of the four stages.
   ResNetOptions(ResNetBlock block, std::vector<int64_t> layers)
       : block_(block), layers_(std::move(layers)) {}
+  /// BasicBlock or Bottleneck.
   TORCH_ARG(ResNetBlock, block);
   /// Blocks per stage; exactly four positive counts.
   TORCH_ARG(std::vector<int64_t>, layers);
+  /// Outputs of fc.
   TORCH_ARG(int64_t, num_classes) = 1000;
   /// Zero-initialise the last BatchNorm of every residual branch (only
   /// matters with init_weights).
@@ -159,13 +170,6 @@ class ResNetImpl : public ClassifierImpl {
 };
 /// Handle of ResNetImpl.
 TORCH_MODULE(ResNet);
-
-/// Knobs every builder below accepts in `args.extra` (torchvision's kwargs):
-/// {"zero_init_residual": bool, "replace_stride_with_dilation": [b, b, b],
-/// "groups": n, "width_per_group": n}; "image_size" is accepted and has no
-/// effect (the adaptive pool takes any size). The ResNeXt and Wide ResNet
-/// builders fix groups/width_per_group and refuse a different value, as
-/// torchvision does.
 
 /// ResNet-18 (BasicBlock, [2, 2, 2, 2]).
 ResNet resnet18(const ArchArgs& args = {});

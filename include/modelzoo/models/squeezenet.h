@@ -47,7 +47,9 @@ TORCH_MODULE(Fire);
 struct SqueezeNetOptions {
   /// `version`: "1_0" or "1_1", as torchvision spells it.
   /* implicit */ SqueezeNetOptions(std::string version = "1_0") : version_(std::move(version)) {}
+  /// "1_0" or "1_1".
   TORCH_ARG(std::string, version);
+  /// Output channels of the final convolution.
   TORCH_ARG(int64_t, num_classes) = 1000;
   /// Dropout probability before the final convolution.
   TORCH_ARG(double, dropout) = 0.5;
