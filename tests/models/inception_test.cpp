@@ -93,8 +93,10 @@ TEST(Inception, Layout) {
 }
 
 TEST(Inception, ForwardAndAuxHead) {
-  auto m = mm::inception_v3(mm::ArchArgs{6, true, {}});
+  // Constant weights: cheaper than drawing 27M random values, enough for shapes.
+  auto m = mm::inception_v3(uninit(6));
   at::NoGradGuard no_grad;
+  for (auto& p : m->parameters()) p.fill_(0.01);
   m->eval();
   const at::Tensor x = at::randn({1, 3, 75, 75});  // torchvision's min_size
   const auto out = m->forward_with_aux(x);
