@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
 
 #include "modelzoo/io/io.h"
 #include "modelzoo/models/catalog.h"
@@ -33,6 +34,12 @@ struct Case {
   int64_t size = 64;        ///< input height = width
   bool legacy = false;      ///< weights in the pre-1.6 format
   bool default_run = false; ///< also in the default (non-slow) run
+  /// Builder arguments (JSON object): torchvision's kwargs and modelzoo's
+  /// ArchArgs::extra alike, e.g. {"image_size": 64} for a ViT.
+  std::string kwargs = "{}";
+  /// Also randomise parameters outside Conv2d/Linear/norm layers (class
+  /// tokens, attention in-projections, logit scales, ...).
+  bool all_params = false;
 };
 
 // One line per case; a family adds its architectures here.
@@ -76,6 +83,21 @@ const std::vector<Case> kCases = {
     {"convnext_small", 32},
     {"convnext_base", 32},
     {"convnext_large", 32},
+    {"vit_b_32", 64, false, true, R"({"image_size": 64})", true},
+    {"vit_b_16", 224, false, false, "{}", true},
+    {"vit_b_16", 384, false, false, R"({"image_size": 384})", true},
+    {"vit_l_16", 64, false, false, R"({"image_size": 64})", true},
+    {"vit_l_32", 224, false, false, "{}", true},
+    {"vit_h_14", 112, false, false, R"({"image_size": 112})", true},
+    {"swin_t", 64, false, true, "{}", true},
+    {"swin_s", 64, false, false, "{}", true},
+    {"swin_b", 64, false, false, "{}", true},
+    {"swin_t", 224, false, false, "{}", true},
+    {"swin_v2_t", 40, false, true, "{}", true},
+    {"swin_v2_s", 64, false, false, "{}", true},
+    {"swin_v2_b", 64, false, false, "{}", true},
+    {"swin_v2_t", 256, false, false, "{}", true},
+    {"maxvit_t", 224, false, true, "{}", true},
     {"googlenet", 64},
     {"inception_v3", 75},
     {"mnasnet0_5", 64, false, true},
@@ -166,6 +188,7 @@ TEST_P(Parity, EvalOutputMatchesTorchvision) {
   const auto run = mz_test::run_command(
       std::string(mz_test::python()) + " " + mz_test::shell_quote(script) + " --out " +
       mz_test::shell_quote(dir.path().string()) + " --size " + std::to_string(c.size) +
+      " --kwargs " + mz_test::shell_quote(c.kwargs) + (c.all_params ? " --all-params" : "") +
       (c.legacy ? " --legacy " : " ") + c.arch);
   ASSERT_EQ(run.exit_code, 0) << "oracle failed: " << run.out;
 
@@ -183,7 +206,21 @@ TEST_P(Parity, EvalOutputMatchesTorchvision) {
   const auto sd = modelzoo::io::read_state_dict(weights);
   mm::ArchArgs args;
   args.init_weights = false;
+  args.extra = nlohmann::json::parse(c.kwargs);
   mm::Classifier model = mm::build_architecture(c.arch, args);
+  // Buffers modelzoo computes itself (relative position indices and tables;
+  // BatchNorm statistics aside, which the oracle randomises) equal the file's.
+  for (const auto& buffer : model->named_buffers()) {
+    const std::string& key = buffer.key();
+    const at::Tensor* file = sd.find(key);
+    if (file == nullptr || key.find("running_") != std::string::npos ||
+        key.find("num_batches_tracked") != std::string::npos) {
+      continue;
+    }
+    ASSERT_EQ(buffer.value().scalar_type(), file->scalar_type()) << c.arch << ": buffer " << key;
+    EXPECT_TRUE(at::equal(buffer.value(), *file)) << c.arch << ": buffer " << key
+                                                  << " differs from torchvision's";
+  }
   const auto report = modelzoo::state_dict::load_state_dict(*model, sd);  // strict
   EXPECT_TRUE(report.ok()) << report.to_string();
   EXPECT_EQ(report.loaded, sd.size());

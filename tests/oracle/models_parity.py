@@ -61,9 +61,12 @@ def replay(calls, skip):
             getattr(torch.nn.init, name)(tensor, *args, **kwargs)
 
 
-def randomise(model, gen):
+def randomise(model, gen, all_params=False):
     """Draws every parameter and BatchNorm statistic at random (order-one
-    activations); returns the ids of the tensors it wrote."""
+    activations); returns the ids of the tensors it wrote. With all_params, the
+    parameters no module rule below covers (ViT's class token and attention
+    in-projection, Swin's logit scales, relative position tables, ...) are
+    drawn too: N(0, 1/columns) for matrices, N(0, 0.1^2) otherwise."""
     written = set()
     def normal_(t, std):
         t.copy_(torch.randn(t.shape, generator=gen) * std)
@@ -91,6 +94,10 @@ def randomise(model, gen):
             elif isinstance(m, torch.nn.LayerNorm) and m.elementwise_affine:
                 uniform_(m.weight, 0.5, 1.5)
                 uniform_(m.bias, -0.1, 0.1)
+        if all_params:
+            for p in model.parameters():
+                if id(p) not in written:
+                    normal_(p, math.sqrt(1.0 / p.shape[1]) if p.dim() == 2 else 0.1)
     return written
 
 
@@ -104,6 +111,8 @@ def main():
     ap.add_argument("--kwargs", default="{}", help="builder arguments (JSON object)")
     ap.add_argument("--legacy", action="store_true",
                     help="save the weights in the pre-1.6 (non-zip) format")
+    ap.add_argument("--all-params", action="store_true",
+                    help="also randomise parameters outside Conv2d/Linear/norm layers")
     args = ap.parse_args()
     kwargs = json.loads(args.kwargs)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -117,7 +126,7 @@ def main():
             model = builder(weights=None, **kwargs)
         gen = torch.Generator().manual_seed(args.seed)
         with torch.no_grad():
-            replay(calls, randomise(model, gen))
+            replay(calls, randomise(model, gen, args.all_params))
         model.eval()
         x = torch.randn(args.batch, 3, args.size, args.size, generator=gen)
         with torch.no_grad():
