@@ -17,6 +17,12 @@
 /// key part of the qkv bias unused, PatchMergingV2 (reduction, then norm).
 /// Windows are padded to whole windows, so any input of at least the patch
 /// size works; stochastic depth is active only in training mode.
+///
+/// Difference from torchvision: the attention and projection dropouts apply
+/// in training mode only. torchvision 0.14 calls F.dropout there without
+/// passing the module's training flag, so with non-zero attention_dropout or
+/// dropout its eval-mode outputs are random; with the builders' defaults (0)
+/// both behave the same.
 
 #include <cstdint>
 #include <string>

@@ -16,6 +16,10 @@
 /// Weight files saved before torchvision 0.13 name the MLP layers
 /// `mlp.linear_1` / `mlp.linear_2`; torchvision's MLPBlock renames them to
 /// `mlp.0` / `mlp.3` on load, and so does the catalog entry of every ViT.
+///
+/// torchvision's `conv_stem_configs` (a convolutional stem instead of the
+/// patchify convolution, used by none of its builders or weights) is not
+/// offered.
 
 #include <cstdint>
 #include <string>
