@@ -293,7 +293,7 @@ Command add_unpack(CLI::App& root) {
       "Refused, with nothing written: links, devices, directories, absolute or '..' paths, duplicate or unlisted\n"
       "members, sizes that differ from the manifest, truncated archives, files that do not hash to the manifest\n"
       "and registry. Files are verified in temporary files and renamed into the cache only when all verified.\n"
-      "Example: MODELZOO_OFFLINE=1 cache_tool --cache-dir /data/torch unpack models.tar");
+      "Example: cache_tool --offline --cache-dir /data/torch unpack models.tar");
   return {app, [opt](Context& ctx) { return run_unpack(ctx, *opt); }};
 }
 
