@@ -155,7 +155,7 @@ int run_inspect(Context& ctx, const InspectOptions& opt) {
             {"tensors", w.tensors},
             {"values", opt.no_values ? json::array() : w.values},
             {"totals", totals}});
-  if (ctx.json_mode || ctx.quiet) return kOk;
+  if (ctx.json_mode) return kOk;  // --quiet does not hide what was asked for
 
   std::string reg;
   for (const auto& r : registered) reg += (reg.empty() ? "" : ", ") + r.get<std::string>();

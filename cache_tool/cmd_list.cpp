@@ -69,7 +69,7 @@ int run_list(Context& ctx, const ListOptions& opt) {
             {"readonly_roots", roots},
             {"entries", rows},
             {"totals", totals}});
-  if (ctx.json_mode || ctx.quiet) return kOk;
+  if (ctx.json_mode) return kOk;
 
   std::printf("%-28s %-28s %10s %-6s %s\n", "MODEL", "TAG", "SIZE", "HASH", "STATE");
   for (const auto& r : rows) {
@@ -80,6 +80,7 @@ int run_list(Context& ctx, const ListOptions& opt) {
     std::printf("%-28s %-28s %10s %-6s %s\n", r["model"].get<std::string>().c_str(), tag.c_str(), size.c_str(),
                 r["hash"].get<std::string>().c_str(), state.c_str());
   }
+  if (ctx.quiet) return kOk;  // the table is the data asked for; the totals line is commentary
   std::printf("%zu entries (%s of known sizes%s): %zu verified (%s), %zu absent, %zu partial, %zu mismatch, "
               "%zu unverified; cache %s; * = default tag\n",
               rows.size(), human_size(known_bytes).c_str(),

@@ -139,6 +139,10 @@ TEST(CacheToolList, ShowsEveryEntryWithStateAndTotals) {
   EXPECT_THAT(text.out, HasSubstr("tiny_a"));
   EXPECT_THAT(text.out, HasSubstr("V1*"));
   EXPECT_THAT(text.out, HasSubstr("1 verified"));
+  // --quiet keeps the table (the data asked for) and drops the totals line.
+  const ToolRun quiet = sb.tool({"--quiet", "list", "tiny_a"});
+  EXPECT_THAT(quiet.out, HasSubstr("tiny_a"));
+  EXPECT_THAT(quiet.out, Not(HasSubstr("1 verified")));
 }
 
 TEST(CacheToolList, ReadOnlyVerifiedCopyIsReported) {
