@@ -111,9 +111,11 @@ def arch_options_of(name, weights):
     (besides num_classes, which follows the categories)."""
     options = {}
     if name in ("googlenet", "inception_v3"):
-        # torchvision builds with aux_logits=True to load the aux heads, then
-        # turns them off unless the caller asked for them.
-        options.update({"transform_input": True, "aux_logits": True, "init_weights": False})
+        # Trained on inputs normalised the torchvision way, converted inside
+        # the model. Whether the auxiliary heads are kept follows torchvision's
+        # builder defaults (googlenet drops them, inception_v3 keeps them), so
+        # it is not forced here; a caller may still pass aux_logits.
+        options.update({"transform_input": True, "init_weights": False})
     if name.startswith("vit_"):
         options["image_size"] = int(weights.meta["min_size"][0])
     if name == "maxvit_t":

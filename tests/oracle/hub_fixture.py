@@ -5,6 +5,10 @@ plus an input batch and torchvision's eval-mode output on it.
 
     hub_fixture.py OUT_DIR ARCH [ARCH...] [--size 64]
 
+GoogLeNet and Inception v3 are built as torchvision builds them for
+pretrained weights (transform_input on, auxiliary heads present so the file
+holds them, as the published files do); the expected output is eval mode's.
+
 Writes OUT_DIR/<arch>-<sha8>.pth (zip), OUT_DIR/legacy/<arch>-<sha8>.pth,
 OUT_DIR/<arch>_expected.pt ({'input', 'output'}) and prints a JSON manifest.
 """
@@ -31,6 +35,13 @@ def save(obj, directory, stem, legacy):
             "size": os.path.getsize(os.path.join(directory, name))}
 
 
+# Builder arguments torchvision's pretrained path uses for these architectures.
+PRETRAINED_KWARGS = {
+    "googlenet": {"transform_input": True, "aux_logits": True, "init_weights": False},
+    "inception_v3": {"transform_input": True, "aux_logits": True, "init_weights": False},
+}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("out")
@@ -40,7 +51,7 @@ def main():
     manifest = {}
     for i, arch in enumerate(args.archs):
         torch.manual_seed(1000 + i)
-        model = torchvision.models.get_model(arch, weights=None)
+        model = torchvision.models.get_model(arch, weights=None, **PRETRAINED_KWARGS.get(arch, {}))
         for m in model.modules():
             if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
                 m.running_mean.uniform_(-0.5, 0.5)
