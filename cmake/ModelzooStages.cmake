@@ -21,10 +21,11 @@ function(mz_apply_usage target scope)
   endif()
 endfunction()
 
-# mz_stage(NAME [TORCH] [DEPS stage...]): object library mz_NAME from
-# src/NAME/*.cpp; TORCH when the stage uses LibTorch.
+# mz_stage(NAME [TORCH] [DEPS stage...] [LIBS lib...]): object library mz_NAME
+# from src/NAME/*.cpp; TORCH when the stage uses LibTorch; LIBS are external
+# libraries its objects need (linked into whatever links the stage).
 function(mz_stage name)
-  cmake_parse_arguments(ARG "TORCH" "" "DEPS" ${ARGN})
+  cmake_parse_arguments(ARG "TORCH" "" "DEPS;LIBS" ${ARGN})
   file(GLOB_RECURSE srcs CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/src/${name}/*.cpp)
   if(NOT srcs)
     # A stage without sources yet still needs an object to exist.
@@ -37,7 +38,11 @@ function(mz_stage name)
   else()
     mz_apply_usage(mz_${name} PUBLIC)
   endif()
+  if(ARG_LIBS)
+    target_link_libraries(mz_${name} PRIVATE ${ARG_LIBS})
+  endif()
   set_property(TARGET mz_${name} PROPERTY MZ_DEPS ${ARG_DEPS})
+  set_property(TARGET mz_${name} PROPERTY MZ_LIBS ${ARG_LIBS})
   set_property(TARGET mz_${name} PROPERTY MZ_TORCH ${ARG_TORCH})
   set(MZ_ALL_STAGES ${MZ_ALL_STAGES} ${name} CACHE INTERNAL "")
 endfunction()
@@ -63,6 +68,10 @@ function(mz_link_stages target)
   endwhile()
   foreach(s IN LISTS done)
     target_sources(${target} PRIVATE $<TARGET_OBJECTS:mz_${s}>)
+    get_property(libs TARGET mz_${s} PROPERTY MZ_LIBS)
+    if(libs)
+      target_link_libraries(${target} PRIVATE ${libs})
+    endif()
   endforeach()
   if(torch)
     mz_apply_usage(${target} PRIVATE TORCH)
