@@ -4,6 +4,7 @@
 #include <pwd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -194,28 +195,93 @@ CacheOptions CacheOptions::from_env() {
 
 // ---------------------------------------------------------------------------
 
-EntryLock::EntryLock(const fs::path& file) : path_(file.string() + ".lock") {
+EntryLock::EntryLock(const fs::path& file) : EntryLock(file, std::function<void()>()) {}
+
+EntryLock::EntryLock(const fs::path& file, const std::function<void()>& while_waiting)
+    : path_(file.string() + ".lock") {
   std::error_code ec;
   if (path_.has_parent_path()) fs::create_directories(path_.parent_path(), ec);
   if (ec) {
     throw CacheError("cannot create the cache directory " + path_.parent_path().string() + ": " +
                      ec.message());
   }
-  fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-  if (fd_ < 0) {
-    throw CacheError("cannot open the lock file " + path_.string() + ": " + std::strerror(errno));
-  }
-  while (::flock(fd_, LOCK_EX) != 0) {
-    if (errno == EINTR) continue;
-    const std::string why = std::strerror(errno);
+  for (;;) {
+    fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (fd_ < 0) {
+      throw CacheError("cannot open the lock file " + path_.string() + ": " + std::strerror(errno));
+    }
+    try {
+      for (;;) {
+        if (::flock(fd_, while_waiting ? LOCK_EX | LOCK_NB : LOCK_EX) == 0) break;
+        if (errno == EINTR) continue;
+        if (errno == EWOULDBLOCK && while_waiting) {
+          while_waiting();
+          ::usleep(100 * 1000);
+          continue;
+        }
+        throw CacheError("cannot lock " + path_.string() + ": " + std::strerror(errno));
+      }
+    } catch (...) {
+      ::close(fd_);
+      fd_ = -1;
+      throw;
+    }
+    // The lock counts only if the file locked is still the one under the
+    // name: a cleaner may have unlinked it while this process waited.
+    struct stat locked {}, named {};
+    if (::fstat(fd_, &locked) == 0 && ::stat(path_.c_str(), &named) == 0 && locked.st_dev == named.st_dev &&
+        locked.st_ino == named.st_ino) {
+      return;
+    }
     ::close(fd_);
     fd_ = -1;
-    throw CacheError("cannot lock " + path_.string() + ": " + why);
   }
 }
 
 EntryLock::~EntryLock() {
   if (fd_ >= 0) ::close(fd_);  // closing the last descriptor releases the flock
+}
+
+std::string host_tag() {
+  char buf[256] = {0};
+  std::string out;
+  if (::gethostname(buf, sizeof buf - 1) == 0) {
+    for (const char* p = buf; *p && out.size() < 32; ++p) {
+      const unsigned char c = static_cast<unsigned char>(*p);
+      out += std::isalnum(c) || c == '-' ? static_cast<char>(c) : '-';
+    }
+  }
+  return out.empty() ? "host" : out;
+}
+
+fs::path private_temp_path(const fs::path& file) {
+  static std::atomic<unsigned> counter{0};
+  std::string stem = file.filename().string();
+  if (stem.size() > 180) stem.resize(180);
+  return file.parent_path() / (stem + ".@" + host_tag() + "." + std::to_string(::getpid()) + "." +
+                               std::to_string(counter++) + kTempMarker);
+}
+
+bool locks_are_reliable(const fs::path& dir) {
+  struct statfs sfs {};
+  if (::statfs(dir.c_str(), &sfs) != 0) return true;
+  switch (static_cast<unsigned long>(sfs.f_type)) {
+    case 0x6969UL:      // NFS
+    case 0x517BUL:      // SMB
+    case 0xFF534D42UL:  // CIFS
+    case 0xFE534D42UL:  // SMB2
+    case 0x00C36400UL:  // Ceph
+    case 0x0BD00BD0UL:  // Lustre
+    case 0x65735546UL:  // FUSE (sshfs, GlusterFS, s3fs, ...)
+    case 0x5346414FUL:  // AFS
+    case 0x6B414653UL:  // kAFS
+    case 0x01021997UL:  // 9p (v9fs)
+    case 0x47504653UL:  // GPFS
+    case 0x013111A8UL:  // IBRIX
+      return false;
+    default:
+      return true;
+  }
 }
 
 // ---------------------------------------------------------------------------

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 
@@ -26,7 +27,9 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 
 std::string strip(const std::string& s, const std::string& suffix) { return s.substr(0, s.size() - suffix.size()); }
 
-/// "<anything>.<pid>.<n>.mztmp" -> pid; 0 when the name has another shape.
+/// "<anything>.<pid>.<n>.mztmp" -> pid; 0 when the name has another shape or
+/// names another host ("<anything>.@<host>.<pid>.<n>.mztmp"): a pid means
+/// nothing on this machine then.
 long pid_of_temporary(const std::string& name) {
   const auto marker = name.rfind(".mztmp");
   if (marker == std::string::npos) return 0;
@@ -37,6 +40,8 @@ long pid_of_temporary(const std::string& name) {
   if (dot_pid == std::string::npos) return 0;
   const std::string pid = head.substr(dot_pid + 1, dot_n - dot_pid - 1);
   if (pid.empty() || pid.size() > 9 || !std::all_of(pid.begin(), pid.end(), ::isdigit)) return 0;
+  const auto at = head.rfind(".@", dot_pid);
+  if (at != std::string::npos && head.substr(at + 2, dot_pid - at - 2) != host_tag()) return 0;
   return std::stol(pid);
 }
 
@@ -97,25 +102,33 @@ std::vector<SideFile> list_side_files(const Cache& cache) {
 }
 
 TryEntryLock::TryEntryLock(const fs::path& file, bool create) : path_(file.string() + ".lock") {
-  fd_ = ::open(path_.c_str(), O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0666);
-  if (fd_ < 0) {
-    if (errno == ENOENT && !create) {
-      acquired_ = true;  // no lock file: nobody can hold it
-      return;
-    }
-    throw CacheError("cannot open the lock file " + path_.string() + ": " + std::strerror(errno));
-  }
   for (;;) {
-    if (::flock(fd_, LOCK_EX | LOCK_NB) == 0) {
+    fd_ = ::open(path_.c_str(), O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0666);
+    if (fd_ < 0) {
+      if (errno == ENOENT && !create) {
+        acquired_ = true;  // no lock file: nobody can hold it
+        return;
+      }
+      throw CacheError("cannot open the lock file " + path_.string() + ": " + std::strerror(errno));
+    }
+    for (;;) {
+      if (::flock(fd_, LOCK_EX | LOCK_NB) == 0) break;
+      if (errno == EINTR) continue;
+      if (errno == EWOULDBLOCK) return;
+      const std::string why = std::strerror(errno);
+      ::close(fd_);
+      fd_ = -1;
+      throw CacheError("cannot lock " + path_.string() + ": " + why);
+    }
+    // As in EntryLock: the lock counts only on the file still under the name.
+    struct stat locked {}, named {};
+    if (::fstat(fd_, &locked) == 0 && ::stat(path_.c_str(), &named) == 0 && locked.st_dev == named.st_dev &&
+        locked.st_ino == named.st_ino) {
       acquired_ = true;
       return;
     }
-    if (errno == EINTR) continue;
-    if (errno == EWOULDBLOCK) return;
-    const std::string why = std::strerror(errno);
     ::close(fd_);
     fd_ = -1;
-    throw CacheError("cannot lock " + path_.string() + ": " + why);
   }
 }
 

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -79,17 +80,34 @@ struct CachedFile {
 /// `.part.meta`, and temporary files of atomic writes).
 bool is_auxiliary_file(const std::string& file_name);
 
+/// This host's name as it appears in private temporary names: letters,
+/// digits and '-' (others replaced by '-'), at most 32 characters.
+std::string host_tag();
+
+/// `<file>.@<host>.<pid>.<n>.mztmp` beside `file`: a temporary name unique to
+/// this host, process and call, which housekeeping recognises as a temporary
+/// (its owner is judged by pid only on the same host, otherwise by age).
+std::filesystem::path private_temp_path(const std::filesystem::path& file);
+
 /// Exclusive per-entry lock: flock() on `<file>.lock`. Blocks until acquired;
 /// released by the destructor, or by the kernel when the holder dies. flock
 /// locks are per open file, so threads of one process exclude each other too.
+/// After locking, the lock file is checked to still be the one under that
+/// name (same device and inode); when a cleaner unlinked or replaced it
+/// meanwhile (`cache_tool prune --stale-locks`), the file is opened again and
+/// locked anew, so two holders can never hold locks on different files.
 /// NFS: Linux emulates flock with POSIX byte-range locks there (needs a working
 /// lock manager; older kernels/clients may treat it as local-only). Publishing a
 /// file is a rename of a verified temporary, so even without a working lock two
-/// writers waste bandwidth but never expose a partial or unverified file.
+/// writers waste bandwidth but never expose a partial or unverified file
+/// (docs/cache.md).
 class EntryLock {
  public:
   /// Locks `<file>.lock` (parent directory created). Throws CacheError naming the path.
   explicit EntryLock(const std::filesystem::path& file);
+  /// Like EntryLock(file), but while another holder has the lock, calls
+  /// `while_waiting` about every 100 ms (an exception from it propagates).
+  EntryLock(const std::filesystem::path& file, const std::function<void()>& while_waiting);
   ~EntryLock();  ///< releases the lock
   EntryLock(const EntryLock&) = delete;
   EntryLock& operator=(const EntryLock&) = delete;
@@ -100,6 +118,12 @@ class EntryLock {
   std::filesystem::path path_;
   int fd_ = -1;
 };
+
+/// False where flock() is known not to exclude processes reliably: the
+/// directory is on a network filesystem (NFS, SMB/CIFS, Ceph, Lustre, GlusterFS
+/// and other FUSE mounts, AFS, 9p). True on local filesystems and when the
+/// filesystem cannot be determined (e.g. the directory does not exist yet).
+bool locks_are_reliable(const std::filesystem::path& dir);
 
 /// Access to the cache directories. Holds no global state.
 class Cache {
