@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <memory>
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
@@ -136,6 +137,33 @@ std::string sha256_of(const std::string& s) {
 void remove_quietly(const fs::path& p) {
   std::error_code ec;
   fs::remove(p, ec);
+}
+
+/// A hint for a body that is not the weights file but a web page (a login,
+/// error or captive-portal page answered with 200); "" otherwise.
+std::string html_hint(const std::string& head, const std::string& content_type) {
+  std::string start = lower(head.substr(0, 256));
+  const auto first = start.find_first_not_of(" \t\r\n");
+  start = first == std::string::npos ? std::string() : start.substr(first);
+  const bool html_type = lower(content_type).find("text/html") != std::string::npos;
+  bool html_body = false;
+  for (const char* tag : {"<!doctype html", "<html", "<head", "<body", "<?xml", "<title"}) {
+    if (start.rfind(tag, 0) == 0) html_body = true;
+  }
+  if (!html_type && !html_body) return "";
+  std::string why = html_body ? "the content looks like HTML" : "";
+  if (html_type) why += std::string(html_body ? " and " : "the content type is ") + "text/html";
+  return "; " + why +
+         ", not a weights file: the server (or a proxy or captive portal in between) answered with a web page, "
+         "e.g. a login or error page";
+}
+
+/// Extra words for errors that mean the disk (or the file size limit) is full.
+std::string space_hint(int err) {
+  if (err == ENOSPC || err == EDQUOT) return " (no space left on the device holding the cache; free some space or "
+                                             "point MODELZOO_CACHE at another directory)";
+  if (err == EFBIG) return " (the file size limit was reached: see `ulimit -f`; no space to store the download)";
+  return "";
 }
 
 bool write_all(int fd, const char* data, std::size_t n) {
@@ -277,6 +305,9 @@ struct Job {
   const FetchOptions* options = nullptr;
   std::string label;
   bool no_resume = false;  ///< set after a resumed file failed verification
+  /// `part` is private to this process (`<dest>.@<host>.<pid>.<n>.mztmp`):
+  /// used where flock cannot be trusted; not resumed by later runs.
+  bool private_part = false;
 
   std::string what() const { return label.empty() ? dest.filename().string() : label; }
   std::string expected_hash() const {
@@ -291,8 +322,14 @@ Job make_job(const std::string& url, const fs::path& dest, const cache::Expectat
   j.url = url;
   j.shown = sanitize_url(url);
   j.dest = dest;
-  j.part = fs::path(dest.string() + ".part");
-  j.meta = fs::path(dest.string() + ".part.meta");
+  j.private_part = options.private_partials || !cache::locks_are_reliable(dest.parent_path());
+  if (j.private_part) {
+    j.part = cache::private_temp_path(dest);
+    j.meta = fs::path(j.part.string() + ".meta");
+  } else {
+    j.part = fs::path(dest.string() + ".part");
+    j.meta = fs::path(dest.string() + ".part.meta");
+  }
   j.expect = &expect;
   j.options = &options;
   j.label = label;
@@ -305,11 +342,26 @@ void discard_partial(const Job& job) {
 }
 
 /// Verifies the completed partial file and publishes it under the final name.
-FetchResult finish(Job& job, Fd& fd, cache::Sha256& hasher, uint64_t bytes, bool resumed) {
+/// `hint` is appended to a mismatch message (see html_hint).
+FetchResult finish(Job& job, Fd& fd, cache::Sha256& hasher, uint64_t bytes, bool resumed,
+                   const std::string& hint = "") {
   if (::fdatasync(fd.get()) != 0 && errno != EINVAL) {
-    const std::string why = std::strerror(errno);
+    const int err = errno;
     discard_partial(job);
-    throw CacheError("cannot flush " + job.part.string() + " (" + job.what() + "): " + why);
+    throw CacheError("cannot flush " + job.part.string() + " (" + job.what() + "): " + std::strerror(err) +
+                     space_hint(err));
+  }
+  // The file about to be renamed must be the one this process wrote: nobody
+  // replaced or removed the partial name meanwhile, and it holds exactly the
+  // bytes that were hashed.
+  struct stat mine {}, named {};
+  if (::fstat(fd.get(), &mine) != 0 || ::stat(job.part.c_str(), &named) != 0 || mine.st_dev != named.st_dev ||
+      mine.st_ino != named.st_ino || static_cast<uint64_t>(named.st_size) != bytes) {
+    fd.reset();
+    if (!job.private_part) job.no_resume = true;
+    throw TransientError("the partial file " + job.part.string() + " of " + job.what() +
+                             " was replaced or changed by someone else during the download; restarting",
+                         std::nullopt, /*immediate=*/true);
   }
   fd.reset();
   const cache::Expectation& expect = *job.expect;
@@ -317,7 +369,7 @@ FetchResult finish(Job& job, Fd& fd, cache::Sha256& hasher, uint64_t bytes, bool
     discard_partial(job);
     throw HashMismatchError("size mismatch for " + job.what() + ": " + job.shown + " gave " +
                             std::to_string(bytes) + " bytes for " + job.dest.string() + ", expected " +
-                            std::to_string(*expect.size) + " bytes; the download was discarded");
+                            std::to_string(*expect.size) + " bytes" + hint + "; the download was discarded");
   }
   const std::string digest = hasher.hex_digest();
   if (!cache::digest_matches(expect, digest)) {
@@ -330,7 +382,7 @@ FetchResult finish(Job& job, Fd& fd, cache::Sha256& hasher, uint64_t bytes, bool
                            std::nullopt, /*immediate=*/true);
     }
     throw HashMismatchError("sha256 mismatch for " + job.what() + ": downloaded " + job.shown + " to " +
-                            job.dest.string() + ", expected " + job.expected_hash() + ", got " + digest +
+                            job.dest.string() + ", expected " + job.expected_hash() + ", got " + digest + hint +
                             "; the download was discarded");
   }
   remove_quietly(cache::stamp_path(job.dest));  // a stamp of a previous file must not describe this one
@@ -387,9 +439,10 @@ FetchResult copy_local(Job& job) {
     }
     if (n == 0) break;
     if (!write_all(out.get(), buf.data(), static_cast<std::size_t>(n))) {
-      const std::string why = std::strerror(errno);
+      const int err = errno;
       discard_partial(job);
-      throw CacheError("cannot write " + job.part.string() + " for " + job.what() + ": " + why);
+      throw CacheError("cannot write " + job.part.string() + " for " + job.what() + ": " + std::strerror(err) +
+                       space_hint(err));
     }
     hasher.update(buf.data(), static_cast<std::size_t>(n));
     bytes += static_cast<uint64_t>(n);
@@ -410,8 +463,9 @@ struct Transfer {
 
   // Headers of the latest response (reset on every status line: redirects).
   long status = 0;
-  std::string etag, last_modified, content_range, retry_after;
+  std::string etag, last_modified, content_range, retry_after, content_type;
   std::optional<uint64_t> content_length;
+  std::string head;  ///< first bytes of the 2xx body, to recognise an HTML page
 
   bool body_started = false;
   std::optional<uint64_t> total;
@@ -436,6 +490,7 @@ size_t on_header(char* data, size_t size, size_t n, void* ud) {
     t->last_modified.clear();
     t->content_range.clear();
     t->retry_after.clear();
+    t->content_type.clear();
     t->content_length.reset();
     return size * n;
   }
@@ -448,6 +503,7 @@ size_t on_header(char* data, size_t size, size_t n, void* ud) {
   else if (name == "content-range") t->content_range = value;
   else if (name == "retry-after") t->retry_after = value;
   else if (name == "content-length") t->content_length = parse_u64(value);
+  else if (name == "content-type") t->content_type = value;
   return size * n;
 }
 
@@ -527,7 +583,7 @@ bool begin_body(Transfer* t) {
   if (expect.size && t->total && *t->total != *expect.size) {
     t->abort = Transfer::Abort::Size;
     t->abort_message = "the server announces " + std::to_string(*t->total) + " bytes, expected " +
-                       std::to_string(*expect.size) + " bytes";
+                       std::to_string(*expect.size) + " bytes" + html_hint(t->head, t->content_type);
     return false;
   }
   t->body_started = true;
@@ -538,7 +594,10 @@ size_t on_body(char* data, size_t size, size_t n, void* ud) {
   auto* t = static_cast<Transfer*>(ud);
   const size_t len = size * n;
   if (t->status < 200 || t->status > 299) return len;  // error pages and redirects are not the file
-  if (!t->body_started && !begin_body(t)) return 0;
+  if (!t->body_started) {
+    t->head.assign(data, std::min<size_t>(len, 512));
+    if (!begin_body(t)) return 0;
+  }
   const auto& expect = *t->job->expect;
   if (expect.size && t->bytes + len > *expect.size) {
     t->abort = Transfer::Abort::Size;
@@ -546,8 +605,9 @@ size_t on_body(char* data, size_t size, size_t n, void* ud) {
     return 0;
   }
   if (!write_all(t->fd->get(), data, len)) {
+    const int err = errno;
     t->abort = Transfer::Abort::Write;
-    t->abort_message = std::strerror(errno);
+    t->abort_message = std::string(std::strerror(err)) + space_hint(err);
     return 0;
   }
   t->hasher.update(data, len);
@@ -576,6 +636,8 @@ bool hash_prefix(const fs::path& part, uint64_t n, cache::Sha256& h) {
   return true;
 }
 
+constexpr long kMaxRedirects = 10;
+
 FetchResult attempt_http(Job& job) {
   const FetchOptions& o = *job.options;
   Transfer t;
@@ -588,9 +650,19 @@ FetchResult attempt_http(Job& job) {
     std::error_code ec;
     const auto size = fs::file_size(job.part, ec);
     const auto meta = read_meta(job.meta);
-    if (!ec && size > 0 && meta && meta->url_hash == sha256_of(job.url) &&
-        (!meta->etag.empty() || !meta->last_modified.empty()) &&
-        (!job.expect->size || size < *job.expect->size)) {
+    const bool usable = !ec && size > 0 && meta && meta->url_hash == sha256_of(job.url) &&
+                        (!meta->etag.empty() || !meta->last_modified.empty());
+    if (usable && job.expect->size && size == *job.expect->size) {
+      // Complete, but never published (the process died between its last
+      // byte and the rename): verify it without asking the server again. A
+      // mismatch discards it and restarts (finish() with resumed = true).
+      cache::Sha256 whole;
+      if (hash_prefix(job.part, size, whole)) {
+        Fd fd = open_part(job, /*append=*/true);
+        return finish(job, fd, whole, size, /*resumed=*/true);
+      }
+    }
+    if (usable && (!job.expect->size || size < *job.expect->size)) {
       if (hash_prefix(job.part, size, t.hasher)) {
         prefix = size;
         if_range = !meta->etag.empty() ? meta->etag : meta->last_modified;
@@ -616,7 +688,7 @@ FetchResult attempt_http(Job& job) {
   curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-  curl_easy_setopt(h, CURLOPT_MAXREDIRS, 10L);
+  curl_easy_setopt(h, CURLOPT_MAXREDIRS, kMaxRedirects);
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, o.connect_timeout_seconds);
   curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, o.low_speed_limit_bytes);
@@ -660,6 +732,17 @@ FetchResult attempt_http(Job& job) {
   }
   if (rc != CURLE_OK) {
     const std::string detail = std::string(curl_easy_strerror(rc)) + (errbuf[0] ? std::string(": ") + errbuf : "");
+    if (rc == CURLE_TOO_MANY_REDIRECTS) {
+      char* next = nullptr;
+      char* last = nullptr;
+      curl_easy_getinfo(h, CURLINFO_REDIRECT_URL, &next);
+      curl_easy_getinfo(h, CURLINFO_EFFECTIVE_URL, &last);
+      const char* shown_next = next != nullptr ? next : last;
+      discard_partial(job);
+      throw FetchError("too many redirects for " + where + ": more than " + std::to_string(kMaxRedirects) +
+                       " (a redirect loop?); the last one pointed to " +
+                       (shown_next != nullptr ? sanitize_url(shown_next) : std::string("?")) + " (" + detail + ")");
+    }
     if (is_tls_error(rc)) {
       discard_partial(job);
       throw FetchError("TLS verification failed for " + where + ": " + detail + " (trusted CAs: " +
@@ -698,7 +781,7 @@ FetchResult attempt_http(Job& job) {
                          std::to_string(*t.total) + " bytes");
   }
   report_progress(&t, true);
-  return finish(job, fd, t.hasher, t.bytes, t.resumed);
+  return finish(job, fd, t.hasher, t.bytes, t.resumed, html_hint(t.head, t.content_type));
 }
 
 /// One source with bounded retries of transient failures.
@@ -725,7 +808,7 @@ FetchResult fetch_url(Job& job) {
       }
       if (attempt >= attempts) {
         // Keep a partial file only if a later run can resume it.
-        if (!read_meta(job.meta)) discard_partial(job);
+        if (job.private_part || !read_meta(job.meta)) discard_partial(job);
         throw FetchError(std::string(e.what()) + " (gave up after " + std::to_string(attempt) +
                          (attempt == 1 ? " attempt)" : " attempts)"));
       }
@@ -759,6 +842,38 @@ std::string offline_message(const FetchRequest& request, const std::string& file
   return msg;
 }
 
+/// Takes `target`'s entry lock. With a progress callback, a waiter reports
+/// the size of the holder's partial file about every 100 ms (never less than
+/// before) and `*waited` says whether it had to wait.
+std::unique_ptr<cache::EntryLock> lock_entry(const fs::path& target, const std::string& url,
+                                             const std::optional<uint64_t>& total, const FetchOptions& options,
+                                             bool* waited) {
+  *waited = false;
+  if (!options.on_progress) return std::make_unique<cache::EntryLock>(target);
+  const fs::path part(target.string() + ".part");
+  const std::string shown = sanitize_url(url);
+  const auto started = Clock::now();
+  std::optional<uint64_t> first;
+  uint64_t last = 0;
+  return std::make_unique<cache::EntryLock>(target, [&] {
+    *waited = true;
+    std::error_code ec;
+    const auto size = fs::file_size(part, ec);
+    if (!ec) {
+      if (!first) first = size;
+      last = std::max<uint64_t>(last, size);
+    }
+    Progress p;
+    p.bytes = last;
+    p.total = total;
+    const double secs = std::chrono::duration<double>(Clock::now() - started).count();
+    p.bytes_per_second = first && secs > 0 ? static_cast<double>(last - *first) / secs : 0.0;
+    p.url = shown;
+    p.waiting = true;
+    options.on_progress(p);
+  });
+}
+
 FetchResult hit(const cache::Lookup& l) {
   FetchResult r;
   r.path = l.path;
@@ -788,7 +903,8 @@ FetchOptions FetchOptions::from_env() {
 
 FetchResult download_file(const std::string& url, const fs::path& dest, const cache::Expectation& expect,
                           const FetchOptions& options, const std::string& label) {
-  cache::EntryLock lock(dest);
+  bool waited = false;
+  const auto lock = lock_entry(dest, url, expect.size, options, &waited);
   Job job = make_job(url, dest, expect, options, label);
   return fetch_url(job);
 }
@@ -808,10 +924,22 @@ FetchResult fetch_to_cache(const FetchRequest& request, const cache::Cache& cach
     throw CacheError(offline_message(request, file_name, cache, l));
   }
 
-  cache::EntryLock lock(target);
+  bool waited = false;
+  const auto lock = lock_entry(target, request.url, request.expect.size, options, &waited);
   // Whoever held the lock before us may have just finished this very file.
   l = cache.find(file_name, request.expect, /*verify_unstamped=*/true);
-  if (l.state == cache::EntryState::Verified) return hit(l);
+  if (l.state == cache::EntryState::Verified) {
+    FetchResult r = hit(l);
+    if (waited) {
+      Progress p;
+      p.bytes = r.bytes;
+      p.total = r.bytes;
+      p.url = sanitize_url(request.url);
+      p.waiting = true;
+      options.on_progress(p);
+    }
+    return r;
+  }
 
   std::vector<std::string> sources;
   if (!options.offline) {

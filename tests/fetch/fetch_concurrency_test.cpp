@@ -43,54 +43,33 @@ TEST_F(FetchTest, EightThreadsMakeOneDownload) {
   EXPECT_EQ(srv().request_count(path), 1u);
 }
 
-TEST_F(FetchTest, TwoProcessesMakeOneDownload) {
+TEST_F(FetchTest, TwoProcessesMakeOneDownloadAndTheWaiterSeesProgress) {
   const std::string content = pseudo_random_bytes(48000, 32);
   const std::string path = "/slow" + serve("procs.pth", content);
   const std::string url = srv().http_url() + path;
 
-  // The child is this test binary again; its ChildRole environment performs
-  // one fetch and exits (see environment.cpp).
-  char exe[4096];
-  const ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
-  ASSERT_GT(n, 0);
-  exe[n] = '\0';
-  const std::string filter = "--gtest_filter=FetchTest.TwoProcessesMakeOneDownload";
-  const std::string env_url = "MZ_FETCH_CHILD_URL=" + url;
-  const std::string env_cache = "MZ_FETCH_CHILD_CACHE=" + cache_dir().string();
-  const std::string env_sha = "MZ_FETCH_CHILD_SHA256=" + digest_of(content);
-  const std::string env_ca = "MZ_FETCH_CHILD_CA=" + srv().ca_file().string();
-  std::vector<char*> argv = {exe, const_cast<char*>(filter.c_str()), nullptr};
-  std::vector<std::string> env_strings = {env_url, env_cache, env_sha, env_ca};
-  for (char** e = environ; *e; ++e) env_strings.emplace_back(*e);
-  std::vector<char*> envp;
-  for (auto& s : env_strings) envp.push_back(s.data());
-  envp.push_back(nullptr);
-
-  const pid_t child = ::fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    ::execve(exe, argv.data(), envp.data());
-    ::_exit(127);
-  }
+  // The child is this test binary again in its ChildRole (environment.cpp).
+  const pid_t child = spawn_child(child_env(url, content));
+  ASSERT_GT(child, 0);
   // Wait until the child is in the middle of its (throttled) download, then
-  // ask for the same file: the parent must wait for the child's lock and
-  // find the child's verified file.
+  // ask for the same file: the parent must wait for the child's lock, see the
+  // child's progress meanwhile, and find the child's verified file.
   int status = 0;
   bool child_exited = false;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (!fs::exists(cache_dir() / "procs.pth.part") && std::chrono::steady_clock::now() < deadline) {
-    if (::waitpid(child, &status, WNOHANG) == child) {
-      child_exited = true;
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  const bool started = wait_for([&] {
+    if (::waitpid(child, &status, WNOHANG) == child) child_exited = true;
+    return child_exited || size_or_zero(cache_dir() / "procs.pth.part") > 0;
+  });
+  ASSERT_TRUE(started);
   ASSERT_FALSE(child_exited) << "the child finished before the parent could overlap with it";
+  std::vector<fetch::Progress> seen;
+  auto o = fast_options();
+  o.on_progress = [&](const fetch::Progress& p) { seen.push_back(p); };
   bool parent_ok = false;
   bool parent_downloaded = true;
   std::string parent_error;
   try {
-    const auto r = fetch::fetch_to_cache(request(url, content), cache_, fast_options());
+    const auto r = fetch::fetch_to_cache(request(url, content), cache_, o);
     parent_ok = read_bytes(r.path) == content;
     parent_downloaded = r.downloaded;
   } catch (const std::exception& e) {
@@ -103,6 +82,23 @@ TEST_F(FetchTest, TwoProcessesMakeOneDownload) {
   EXPECT_FALSE(parent_downloaded);
   EXPECT_EQ(read_bytes(cache_dir() / "procs.pth"), content);
   EXPECT_EQ(srv().request_count(path), 1u);
+
+  // The waiter's reports: the child's partial file growing, never shrinking,
+  // out of the expected size, then the whole file.
+  ASSERT_GE(seen.size(), 2u);
+  for (std::size_t i = 0; i < seen.size(); ++i) {
+    EXPECT_TRUE(seen[i].waiting);
+    ASSERT_TRUE(seen[i].total.has_value());
+    EXPECT_EQ(*seen[i].total, content.size());
+    EXPECT_LE(seen[i].bytes, content.size());
+    EXPECT_EQ(seen[i].url, url);
+    if (i > 0) {
+      EXPECT_GE(seen[i].bytes, seen[i - 1].bytes);
+    }
+  }
+  EXPECT_GT(seen.front().bytes, 0u);
+  EXPECT_LT(seen.front().bytes, content.size());
+  EXPECT_EQ(seen.back().bytes, content.size());
 }
 
 }  // namespace

@@ -201,6 +201,12 @@ class NginxServer::Backend {
     counts_.clear();
   }
 
+  int hits(const std::string& uri) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = counts_.find(uri);
+    return it == counts_.end() ? 0 : it->second;
+  }
+
  private:
   void loop() {
     while (!stop_) {
@@ -232,16 +238,29 @@ class NginxServer::Backend {
     send_all(fd, body.data(), body.size());
   }
 
+  /// What serve() does after `limit` body bytes (when the body is longer).
+  enum class Cut { Close, Reset, Stall };
+
   // Serves <docroot>/<rel>, honouring Range and If-Range; sends at most
-  // `limit` body bytes (then the caller closes the connection).
-  void serve(int fd, const std::string& method, const std::string& rel,
-             const std::map<std::string, std::string>& headers, uint64_t limit) {
+  // `limit` body bytes, then closes the connection, resets it (RST) or holds
+  // it open without sending anything (`cut`). `short_by` makes the
+  // Content-Length header announce that many bytes fewer than the body sent.
+  // Returns the status sent (0 when nothing was).
+  int serve(int fd, const std::string& method, const std::string& rel,
+            const std::map<std::string, std::string>& headers, uint64_t limit, Cut cut = Cut::Close,
+            uint64_t short_by = 0, uint64_t* sent = nullptr) {
     for (const auto& part : split_path(rel)) {
-      if (part == "..") return respond_status(fd, 403);
+      if (part == "..") {
+        respond_status(fd, 403);
+        return 403;
+      }
     }
     const fs::path file = docroot_ / rel;
     struct stat st {};
-    if (::stat(file.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return respond_status(fd, 404);
+    if (::stat(file.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+      respond_status(fd, 404);
+      return 404;
+    }
     const uint64_t size = static_cast<uint64_t>(st.st_size);
     char etag[64];
     std::snprintf(etag, sizeof etag, "\"%lx-%lx\"", static_cast<unsigned long>(st.st_mtime),
@@ -273,7 +292,7 @@ class NginxServer::Backend {
               std::string head = "HTTP/1.0 416 Range Not Satisfiable\r\nContent-Range: bytes */" +
                                  std::to_string(size) + "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
               send_all(fd, head.data(), head.size());
-              return;
+              return 416;
             }
             begin = a;
             if (!sb.empty() && parse_uint(sb, &b) && b + 1 < size) end = b + 1;
@@ -284,14 +303,16 @@ class NginxServer::Backend {
     }
     std::string head = "HTTP/1.0 " + std::string(partial ? "206 Partial Content" : "200 OK") + "\r\n";
     head += "Content-Type: application/octet-stream\r\n";
-    head += "Content-Length: " + std::to_string(end - begin) + "\r\n";
+    const uint64_t length = end - begin;
+    head += "Content-Length: " + std::to_string(length > short_by ? length - short_by : 0) + "\r\n";
     if (partial) {
       head += "Content-Range: bytes " + std::to_string(begin) + "-" + std::to_string(end - 1) + "/" +
               std::to_string(size) + "\r\n";
     }
     head += "ETag: " + std::string(etag) + "\r\nLast-Modified: " + last_modified +
             "\r\nAccept-Ranges: bytes\r\nConnection: close\r\n\r\n";
-    if (!send_all(fd, head.data(), head.size()) || method == "HEAD") return;
+    const int status = partial ? 206 : 200;
+    if (!send_all(fd, head.data(), head.size()) || method == "HEAD") return status;
 
     std::ifstream in(file, std::ios::binary);
     in.seekg(static_cast<std::streamoff>(begin));
@@ -300,9 +321,26 @@ class NginxServer::Backend {
     while (left > 0 && in) {
       in.read(buf.data(), static_cast<std::streamsize>(std::min<uint64_t>(left, buf.size())));
       const auto got = static_cast<std::size_t>(in.gcount());
-      if (got == 0 || !send_all(fd, buf.data(), got)) return;
+      if (got == 0 || !send_all(fd, buf.data(), got)) return status;
       left -= got;
+      if (sent) *sent += got;
     }
+    if (limit >= end - begin) return status;
+    if (cut == Cut::Reset) {
+      // SO_LINGER with a zero timeout: close() sends RST instead of FIN.
+      linger lg{1, 0};
+      ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    } else if (cut == Cut::Stall) {
+      // Send nothing more until the client gives up (or 30 s, or shutdown).
+      for (int waited = 0; waited < 30000 && !stop_; waited += 50) {
+        pollfd p{fd, POLLIN, 0};
+        if (::poll(&p, 1, 50) > 0) {
+          char c;
+          if (::recv(fd, &c, 1, MSG_DONTWAIT) <= 0) break;  // closed by the client
+        }
+      }
+    }
+    return status;
   }
 
   void handle(int fd) {
@@ -341,17 +379,65 @@ class NginxServer::Backend {
       return rel;
     };
     uint64_t a = 0, b = 0;
+    uint64_t sent = 0;
     if (parts.size() >= 4 && parts[0] == "flaky" && parse_uint(parts[1], &a) && parse_uint(parts[2], &b)) {
       const int seen = bump(uri);
-      if (static_cast<uint64_t>(seen) <= b) return respond_status(fd, static_cast<int>(a));
-      return serve(fd, method, rest_after(3), headers, UINT64_MAX);
+      if (static_cast<uint64_t>(seen) <= b) {
+        respond_status(fd, static_cast<int>(a));
+        return log(path, headers, static_cast<int>(a), 0);
+      }
+      const int status = serve(fd, method, rest_after(3), headers, UINT64_MAX, Cut::Close, 0, &sent);
+      return log(path, headers, status, sent);
     }
     if (parts.size() >= 4 && parts[0] == "truncate" && parse_uint(parts[1], &a) && parse_uint(parts[2], &b)) {
       const int seen = bump(uri);
-      return serve(fd, method, rest_after(3), headers, static_cast<uint64_t>(seen) <= a ? b : UINT64_MAX);
+      const int status = serve(fd, method, rest_after(3), headers,
+                               static_cast<uint64_t>(seen) <= a ? b : UINT64_MAX, Cut::Close, 0, &sent);
+      return log(path, headers, status, sent);
+    }
+    if (parts.size() >= 4 && (parts[0] == "reset" || parts[0] == "stall") && parse_uint(parts[1], &a) &&
+        parse_uint(parts[2], &b)) {
+      const int seen = bump(uri);
+      const Cut cut = parts[0] == "reset" ? Cut::Reset : Cut::Stall;
+      const int status = serve(fd, method, rest_after(3), headers,
+                               static_cast<uint64_t>(seen) <= a ? b : UINT64_MAX, cut, 0, &sent);
+      return log(path, headers, status, sent);
+    }
+    if (parts.size() >= 3 && parts[0] == "shortlen" && parse_uint(parts[1], &a)) {
+      const int status = serve(fd, method, rest_after(2), headers, UINT64_MAX, Cut::Close, a, &sent);
+      return log(path, headers, status, sent);
     }
     respond_status(fd, 404);
+    log(path, headers, 404, 0);
   }
+
+  void log(const std::string& path, const std::map<std::string, std::string>& headers, int status,
+           uint64_t sent) {
+    AccessLogEntry e;
+    e.status = status;
+    e.path = path;
+    auto get = [&](const char* name) {
+      auto it = headers.find(name);
+      return it == headers.end() ? std::string() : it->second;
+    };
+    e.range = get("range");
+    e.if_range = get("if-range");
+    e.body_bytes = sent;
+    std::lock_guard<std::mutex> lock(mu_);
+    log_.push_back(std::move(e));
+  }
+
+ public:
+  std::vector<AccessLogEntry> requests(const std::string& path) {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<AccessLogEntry> out;
+    for (const auto& e : log_) {
+      if (e.path == path) out.push_back(e);
+    }
+    return out;
+  }
+
+ private:
 
   fs::path docroot_;
   int retry_after_;
@@ -362,6 +448,7 @@ class NginxServer::Backend {
   std::mutex mu_;
   std::vector<std::thread> workers_;
   std::map<std::string, int> counts_;
+  std::vector<AccessLogEntry> log_;
 };
 
 // ---------------------------------------------------------------------------
@@ -466,7 +553,11 @@ void NginxServer::write_config(int backend_port) const {
     c << "return " << code << "; }\n";
   }
   c << "    location /redirect/ { rewrite ^/redirect/(.*)$ /$1 redirect; }\n";
-  for (const char* loc : {"/flaky/", "/truncate/"}) {
+  // A redirect to itself (a loop), and a 200 answer that is an HTML page.
+  c << "    location /loop/ { return 302 $uri; }\n";
+  c << "    location /html200/ { default_type text/html; return 200 '<!DOCTYPE html>\\n<html><head><title>Sign in"
+       "</title></head><body><p>Please sign in to continue.</p></body></html>\\n'; }\n";
+  for (const char* loc : {"/flaky/", "/truncate/", "/stall/", "/shortlen/"}) {
     c << "    location " << loc << " { proxy_pass http://127.0.0.1:" << backend_port
       << "; proxy_buffering off; proxy_read_timeout 10s; }\n";
   }
@@ -558,6 +649,11 @@ void NginxServer::stop() {
 
 std::string NginxServer::http_url() const { return "http://127.0.0.1:" + std::to_string(http_port_); }
 std::string NginxServer::https_url() const { return "https://127.0.0.1:" + std::to_string(https_port_); }
+std::string NginxServer::backend_url() const { return "http://127.0.0.1:" + std::to_string(backend_->port()); }
+int NginxServer::backend_hits(const std::string& uri) const { return backend_->hits(uri); }
+std::vector<AccessLogEntry> NginxServer::backend_requests(const std::string& path) const {
+  return backend_->requests(path);
+}
 std::string NginxServer::https_localhost_url() const {
   return "https://localhost:" + std::to_string(https_port_);
 }

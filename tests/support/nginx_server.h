@@ -31,9 +31,18 @@
 /// | `/slow/<p>` | `<docroot>/<p>` sent at `slow_rate` bytes per second (nginx limit_rate) |
 /// | `/flaky/<code>/<n>/<p>` | the first `<n>` requests for this exact URI answer `<code>` (429/503 with Retry-After), later ones serve `<docroot>/<p>` (Range and If-Range supported) |
 /// | `/truncate/<n>/<k>/<p>` | the first `<n>` requests for this exact URI send the full headers of `<docroot>/<p>` (or of the requested range) but only `<k>` body bytes, then close the connection; later ones serve it completely |
+/// | `/stall/<n>/<k>/<p>` | like `/truncate/`, but after `<k>` body bytes the connection stays open and silent until the client gives up (at most 30 s) |
+/// | `/shortlen/<k>/<p>` | `<docroot>/<p>` with a Content-Length `<k>` bytes smaller than the body that follows |
+/// | `/loop/<anything>` | 302 to itself: a redirect loop |
+/// | `/html200/<anything>` | 200 with a small HTML sign-in page (text/html) |
 ///
-/// `/flaky/` and `/truncate/` are proxied by nginx to the backend, so they are
-/// reachable over HTTP and HTTPS and appear in the same access log.
+/// `/flaky/`, `/truncate/`, `/stall/` and `/shortlen/` are proxied by nginx to
+/// the backend, so they are reachable over HTTP and HTTPS and appear in the
+/// same access log. The backend is also reachable directly at backend_url(),
+/// which additionally serves `/reset/<n>/<k>/<p>`: like `/truncate/` but the
+/// connection is reset (RST) after `<k>` body bytes (through nginx a reset
+/// upstream would reach the client as an ordinary early close). Requests that
+/// reach the backend are listed by backend_requests().
 
 #include <gtest/gtest.h>
 
@@ -108,7 +117,18 @@ class NginxServer {
   /// Number of logged requests whose decoded path equals `path`.
   std::size_t request_count(const std::string& path) const;
 
-  /// Forgets how many requests each /flaky/ and /truncate/ URI has seen.
+  /// "http://127.0.0.1:<port>" of the fault-injecting backend itself (no nginx in between).
+  std::string backend_url() const;
+  /// The requests the backend answered (directly or through nginx) whose path
+  /// equals `path` ("/reset/1/100/w/a.bin"); method and request_uri are not recorded.
+  std::vector<AccessLogEntry> backend_requests(const std::string& path) const;
+
+  /// How many requests for this exact URI ("/stall/1/0/w/a.bin") reached the
+  /// backend so far, counted as soon as a request arrives (the logs list a
+  /// request only once it has been answered). Forgotten by reset_counters().
+  int backend_hits(const std::string& uri) const;
+
+  /// Forgets how many requests each /flaky/, /truncate/, /stall/ and /reset/ URI has seen.
   void reset_counters();
 
   int http_port() const { return http_port_; }    ///< plain HTTP port

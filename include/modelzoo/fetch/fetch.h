@@ -9,6 +9,12 @@
 /// cache::EntryLock) ever writes it, and `<target>.part.meta` records the URL
 /// (as a hash) and the ETag / Last-Modified validators. Resuming rehashes the
 /// kept prefix and sends `Range` with `If-Range`; a 200 answer restarts cleanly.
+/// A partial file that is already complete (its writer died before the
+/// rename) is verified and published without a request. Where flock cannot
+/// be trusted (NFS and other network filesystems) each process downloads into
+/// a private temporary instead (FetchOptions::private_partials), and before
+/// any rename the file is checked to be the very one this process wrote and
+/// hashed; see docs/cache.md.
 ///
 /// Sources: mirrors first (base URL + '/' + file name), then the weight's own
 /// URL; each source is verified and any failure moves on to the next one.
@@ -31,12 +37,20 @@
 
 namespace modelzoo::fetch {
 
-/// Progress of one download.
+/// Progress of one download. `bytes` never decreases between two reports of
+/// one fetch except when a download restarts from zero (a changed file); the
+/// last report of a successful fetch has `bytes == *total == file size`.
 struct Progress {
   uint64_t bytes = 0;               ///< received so far (including a resumed prefix)
-  std::optional<uint64_t> total;    ///< when known
+  std::optional<uint64_t> total;    ///< when known (Content-Length / Content-Range, else the expected size)
   double bytes_per_second = 0;     ///< average rate of this transfer
   std::string url;                  ///< sanitised
+  /// True while another thread or process holds the entry's lock and
+  /// downloads the file: `bytes` is then the size of its partial file (0 when
+  /// that is private to it, see FetchOptions::private_partials), `url` the
+  /// request's own URL. A waiter that then finds the file gets one last
+  /// report with `bytes == *total`.
+  bool waiting = false;
 };
 
 /// How to download. Plain data; from_env() reads the environment once.
@@ -51,6 +65,13 @@ struct FetchOptions {
   double backoff_initial_seconds = 0.5; ///< first retry delay; doubles per retry, with jitter
   double backoff_max_seconds = 30;      ///< cap of a delay, Retry-After included
   std::function<void(const Progress&)> on_progress;  ///< optional; called at most every 100 ms and at the end
+  /// Download into a temporary file private to this process
+  /// (`<name>.@<host>.<pid>.<n>.mztmp`) instead of the shared `<name>.part`,
+  /// so that writers that do not exclude each other never write the same
+  /// file. Such a download resumes within the call but not in a later run.
+  /// Chosen automatically where flock cannot be trusted (network
+  /// filesystems, see cache::locks_are_reliable); docs/cache.md explains.
+  bool private_partials = false;
   /// MODELZOO_OFFLINE (truthy), MODELZOO_MIRROR (','-separated), SSL_CERT_FILE
   /// (libcurl does not read it by itself, so it becomes ca_file here).
   static FetchOptions from_env();
