@@ -9,6 +9,7 @@
 //   MZ_FETCH_CHILD_URL, MZ_FETCH_CHILD_CACHE   what to fetch, into which cache
 //   MZ_FETCH_CHILD_SHA256, MZ_FETCH_CHILD_SIZE the expectation (size optional)
 //   MZ_FETCH_CHILD_CA                          CA bundle for https
+//   MZ_FETCH_CHILD_PRIVATE=1                   FetchOptions::private_partials
 //   MZ_FETCH_CHILD_PAUSE_FILE                  when the last body byte has been written (the
 //                                              final progress report, before verification and
 //                                              rename), create this file and wait to be killed
@@ -45,6 +46,7 @@ class ChildRole : public ::testing::Environment {
       modelzoo::fetch::FetchOptions o;
       o.ca_file = ca ? ca : "";
       o.backoff_initial_seconds = 0.01;
+      o.private_partials = std::getenv("MZ_FETCH_CHILD_PRIVATE") != nullptr;
       if (pause_file != nullptr) {
         const std::string marker = pause_file;
         o.on_progress = [marker](const modelzoo::fetch::Progress& p) {
