@@ -11,4 +11,6 @@ BUILD_DIR=${BUILD_DIR:-build}
 if [ $# -eq 0 ]; then set -- -LE slow; fi
 # A test that fails is run once more before it counts as failed (network and
 # multi-process tests can lose a race on a loaded machine); both runs are shown.
-exec ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$(nproc)" --repeat until-pass:2 "$@"
+# No label summary: the output ends with the pass/fail count.
+exec ctest --test-dir "$BUILD_DIR" --output-on-failure --no-label-summary -j "$(nproc)" \
+  --repeat until-pass:2 "$@"
