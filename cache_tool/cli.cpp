@@ -3,6 +3,7 @@
 #include <iostream>
 #include <string>
 
+#include "interrupt.h"
 #include "modelzoo/error.h"
 
 namespace cache_tool {
@@ -51,6 +52,10 @@ int run_cli(int argc, char** argv, const std::function<std::vector<Command>(CLI:
     return chosen->run(ctx);
   } catch (const UsageError& e) {
     return fail(e.what(), kUsage);
+  } catch (const Interrupted& e) {
+    fail(e.what(), kFailure);
+    std::cout.flush();
+    die_of_signal(e.signal_number());
   } catch (const modelzoo::Error& e) {
     return fail(e.what(), kFailure);
   } catch (const std::exception& e) {

@@ -9,6 +9,7 @@
 
 #include "bundle.h"
 #include "commands.h"
+#include "interrupt.h"
 #include "modelzoo/cache/publish.h"
 #include "modelzoo/cache/sha256.h"
 #include "modelzoo/error.h"
@@ -98,6 +99,9 @@ int run_pack(Context& ctx, const PackOptions& opt) {
   manifest.registry = bundle::registry_fragment(ctx.registry, packed);
 
   const auto t0 = Clock::now();
+  // Ctrl-C / SIGTERM while writing: the writer's destructor removes the
+  // temporary bundle before the process ends (the guard outlives the writer).
+  InterruptGuard interrupts;
   tar::Writer writer(opt.output);
   writer.add_bytes(bundle::kManifestName, bundle::to_json(manifest).dump(2) + "\n", std::time(nullptr));
   uint64_t payload = 0;

@@ -13,6 +13,7 @@
 #include <optional>
 #include <vector>
 
+#include "interrupt.h"
 #include "modelzoo/error.h"
 
 namespace cache_tool::tar {
@@ -112,10 +113,14 @@ Writer::~Writer() {
 }
 
 void Writer::write_raw(const char* data, std::size_t n) {
+  throw_if_interrupted("writing " + out_.string());
   while (n > 0) {
     const ssize_t w = ::write(fd_, data, n);
     if (w < 0) {
-      if (errno == EINTR) continue;
+      if (errno == EINTR) {
+        throw_if_interrupted("writing " + out_.string());
+        continue;
+      }
       throw CacheError("cannot write " + tmp_.string() + ": " + std::strerror(errno));
     }
     data += w;
