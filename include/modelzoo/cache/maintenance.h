@@ -10,9 +10,9 @@
 /// process may have opened it and be waiting for the lock. remove_stale_lock()
 /// unlinks a lock file only while holding its lock itself, so no holder is
 /// ever robbed; a process that opened the file in the instant before the
-/// unlink and then locks the unlinked file is not excluded from one that
-/// creates a fresh lock file afterwards. Remove stale locks when no download
-/// is starting (the cache_tool documentation says so).
+/// unlink and then gets the lock on the unlinked file notices (EntryLock and
+/// TryEntryLock compare the locked descriptor's inode with the path's) and
+/// locks the file under the name instead, so it is never excluded from nobody.
 
 #include <cstdint>
 #include <filesystem>
