@@ -123,16 +123,14 @@ TEST(Preset, BatchOfTensorsAndListOfImagesMatchTorchvision) {
   EXPECT_LE(max_abs_diff(listed, want), kPresetTolerance);
 }
 
-TEST(Preset, ResizedSizeFollowsTorchvisionsRounding) {
+TEST(Preset, ResizedSizeAndCenterCropFollowTorchvisionsRounding) {
   using Size = std::pair<int64_t, int64_t>;
   // int(size * long / short), the shorter side becoming `size`.
   EXPECT_EQ(tr::resized_size(300, 400, 256), Size(256, 341));
   EXPECT_EQ(tr::resized_size(401, 299, 256), Size(343, 256));
   EXPECT_EQ(tr::resized_size(100, 100, 232), Size(232, 232));
   EXPECT_EQ(tr::resized_size(3, 1000, 7), Size(7, 2333));
-}
 
-TEST(Preset, CenterCropRoundsHalvesToEvenAndPadsSmallImages) {
   const at::Tensor img = at::arange(0, 9 * 10, at::kFloat).view({1, 9, 10});
   // (9 - 6) / 2 = 1.5 -> 2 (even); (10 - 5) / 2 = 2.5 -> 2 (even).
   const at::Tensor c = tr::center_crop(img, 6, 5);
@@ -321,33 +319,26 @@ class BadImages : public ::testing::Test {
   mz_test::TempDir dir_{"mz_badimg_"};
 };
 
-TEST_F(BadImages, ZeroByteFile) { expect_refused(write("empty.jpg", ""), {"empty file"}); }
-
-TEST_F(BadImages, TextFileNamedJpg) {
+TEST_F(BadImages, EmptyTextUnsupportedMissingAndDirectory) {
+  expect_refused(write("empty.jpg", ""), {"empty file"});
   expect_refused(write("notes.jpg", "hello, this is not an image\n"), {"not a JPEG or PNG", "68 65 6c 6c"});
-}
-
-TEST_F(BadImages, UnsupportedFormatIsNamed) {
   expect_refused(write("anim.png", std::string("GIF89a\x01\x00\x01\x00", 10)), {"unsupported image format GIF"});
+  expect_refused(dir_ / "nope.jpg", {"cannot open"});
+  expect_refused(dir_.path(), {"directory"});
 }
 
-TEST_F(BadImages, TruncatedJpegIsAnErrorNotAGrayImage) {
+TEST_F(BadImages, TruncatedAndCorruptFiles) {
   const std::string jpeg = read_bytes(Oracle::get().decode_file("q90_420.jpg"));
   expect_refused(write("half.jpg", jpeg.substr(0, jpeg.size() / 2)), {"JPEG", "Premature end"});
   expect_refused(write("cut_in_header.jpg", jpeg.substr(0, 40)), {"JPEG header"});
   const std::string prog = read_bytes(Oracle::get().decode_file("progressive.jpg"));
   expect_refused(write("half_progressive.jpg", prog.substr(0, prog.size() * 2 / 3)), {"JPEG"});
-}
 
-TEST_F(BadImages, TruncatedPng) {
+  // PNG: cut short, then a damaged CRC, then damaged compressed data.
   const std::string png = read_bytes(Oracle::get().decode_file("rgb8.png"));
   expect_refused(write("half.png", png.substr(0, png.size() / 2)), {"PNG", "truncated"});
   expect_refused(write("no_iend.png", png.substr(0, png.size() - 12)), {"PNG", "truncated"});
   expect_refused(write("signature_only.png", png.substr(0, 8)), {"PNG header", "truncated"});
-}
-
-TEST_F(BadImages, CorruptPngCrc) {
-  std::string png = read_bytes(Oracle::get().decode_file("rgb8.png"));
   const std::size_t idat = png.find("IDAT");
   ASSERT_NE(idat, std::string::npos);
   const std::size_t idat_len = static_cast<uint8_t>(png[idat - 2]) << 8 | static_cast<uint8_t>(png[idat - 1]);
@@ -378,15 +369,10 @@ TEST_F(BadImages, HugeDeclaredDimensionsAreRefusedBeforeDecoding) {
   expect_refused(Oracle::get().decode_file("rgb8.png"), {"53 x 37 (width x height)", "limit of 100"}, small);
 }
 
-TEST_F(BadImages, MissingFileAndDirectory) {
-  expect_refused(dir_ / "nope.jpg", {"cannot open"});
-  expect_refused(dir_.path(), {"directory"});
-}
-
 // ---------------------------------------------------------------------------
 // topk
 
-TEST(TopK, SoftmaxOfLogitsBestFirstWithLabels) {
+TEST(TopK, BestFirstWithLabelsAndProbabilities) {
   // log(1..4): softmax gives 0.1, 0.2, 0.3, 0.4.
   const at::Tensor logits = at::log(at::tensor({1.0, 2.0, 3.0, 4.0, 1.0, 4.0, 3.0, 2.0}).view({2, 4}));
   const auto r = tr::topk(logits, {"a", "b", "c", "d"}, 2);
@@ -399,18 +385,17 @@ TEST(TopK, SoftmaxOfLogitsBestFirstWithLabels) {
   EXPECT_NEAR(r[0][1].probability, 0.3, 1e-12);
   EXPECT_EQ(r[1][0].label, "b");
   EXPECT_EQ(r[1][1].label, "c");
-}
 
-TEST(TopK, ProbabilitiesTiesUnknownLabelsAndErrors) {
+  // Probabilities used as given, k capped, ties, unknown labels, errors.
   const at::Tensor p = at::tensor({0.25f, 0.5f, 0.25f});
-  const auto r = tr::topk(p, {}, 10, tr::Scores::Probabilities);
-  ASSERT_EQ(r.size(), 1u);
-  ASSERT_EQ(r[0].size(), 3u);  // k capped at the class count
-  EXPECT_EQ(r[0][0].index, 1);
-  EXPECT_EQ(r[0][1].index, 0);  // tie: lower index first
-  EXPECT_EQ(r[0][2].index, 2);
-  EXPECT_EQ(r[0][2].label, "class 2");
-  EXPECT_DOUBLE_EQ(r[0][0].probability, 0.5);
+  const auto q = tr::topk(p, {}, 10, tr::Scores::Probabilities);
+  ASSERT_EQ(q.size(), 1u);
+  ASSERT_EQ(q[0].size(), 3u);  // k capped at the class count
+  EXPECT_EQ(q[0][0].index, 1);
+  EXPECT_EQ(q[0][1].index, 0);  // tie: lower index first
+  EXPECT_EQ(q[0][2].index, 2);
+  EXPECT_EQ(q[0][2].label, "class 2");
+  EXPECT_DOUBLE_EQ(q[0][0].probability, 0.5);
   EXPECT_THROW(tr::topk(p, {"a", "b"}, 1), modelzoo::Error);
   EXPECT_THROW(tr::topk(p, {}, 0), modelzoo::Error);
   EXPECT_THROW(tr::topk(at::zeros({1, 2, 3}), {}, 1), modelzoo::Error);
