@@ -117,12 +117,18 @@ models::ArchArgs arch_args(const models::ArchInfo& arch, const Resolved& r, cons
   return args;
 }
 
-// Applies the architecture's renames and drops its ignorable keys that the
-// model does not hold, then the caller's own load options.
-state_dict::LoadOptions load_options_for(const models::ArchInfo& arch, const HubOptions& options) {
+// Applies the architecture's renames, then the weights entry's own
+// (meta.key_renames, e.g. for caffe conversions), then the caller's.
+state_dict::LoadOptions load_options_for(const models::ArchInfo& arch, const Resolved& r, const HubOptions& options) {
   state_dict::LoadOptions lo = options.load;
   std::vector<state_dict::RenameRule> rules;
   for (const auto& [pattern, replacement] : arch.key_renames) rules.push_back({pattern, replacement});
+  if (r.weights != nullptr) {
+    auto it = r.weights->meta.find("key_renames");
+    if (it != r.weights->meta.end() && it->is_array()) {
+      for (const auto& rule : *it) rules.push_back({rule.at(0).get<std::string>(), rule.at(1).get<std::string>()});
+    }
+  }
   rules.insert(rules.end(), lo.renames.begin(), lo.renames.end());
   lo.renames = std::move(rules);
   return lo;
@@ -234,7 +240,7 @@ Classifier get_model(const std::string& name, const Weights& weights, const HubO
   t0 = Clock::now();
   try {
     c10::NoGradGuard no_grad;
-    state_dict::load_state_dict(*model, drop_ignored(sd, arch, *model), load_options_for(arch, options));
+    state_dict::load_state_dict(*model, drop_ignored(sd, arch, *model), load_options_for(arch, r, options));
   } catch (const LoadError& e) {
     throw LoadError("loading " + file.path.string() + " into " + r.arch + " (" + label_of(name, weights) +
                     "): " + e.what());

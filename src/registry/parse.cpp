@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <optional>
+#include <regex>
 #include <set>
 
 #include "modelzoo/error.h"
@@ -307,6 +308,23 @@ void check_meta(const Checker& c, const json& meta, const std::string& p) {
     }
   }
   if (meta.contains("arch_options")) c.object(meta["arch_options"], child(p, "arch_options"));
+  if (meta.contains("key_renames")) {
+    std::string q = child(p, "key_renames");
+    const json& v = meta["key_renames"];
+    if (!v.is_array()) c.error(q, "expected an array of [pattern, replacement] pairs, got " + describe(v));
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      std::string qi = child(q, std::to_string(i));
+      const json& rule = v[i];
+      if (!rule.is_array() || rule.size() != 2) c.error(qi, "expected [pattern, replacement], got " + describe(rule));
+      const std::string pattern = c.string(rule[0], child(qi, "0"));
+      c.string(rule[1], child(qi, "1"));
+      try {
+        std::regex re(pattern, std::regex::ECMAScript);
+      } catch (const std::regex_error& e) {
+        c.error(child(qi, "0"), "expected a regular expression (ECMAScript), got " + quote(pattern) + ": " + e.what());
+      }
+    }
+  }
 }
 
 std::vector<std::string> string_list(const Checker& c, const json& v, const std::string& p) {
