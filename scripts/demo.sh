@@ -43,7 +43,7 @@ echo
 echo "== 2nd process: vgg19(true) from the cache"
 /usr/bin/time -f "   wall %e s, peak RSS %M KiB" "$BUILD_DIR/examples/vgg19_demo"
 echo
-echo "== requests nginx served: $(grep -c 'GET ' "$D/nginx/access.log" || true) (one download, then none)"
+echo "== weight-file requests nginx served: $(grep -c 'GET /[^ ]*\.pth' "$D/nginx/access.log" || true) (one download, then none)"
 : > "$D/nginx/access.log"
 echo
 echo "== offline, server stopped: MODELZOO_OFFLINE=1"
