@@ -71,6 +71,17 @@ std::optional<FileStat> stat_file(const fs::path& p) {
   return s;
 }
 
+/// This boot's id (/proc/sys/kernel/random/boot_id); "" when unknown.
+const std::string& boot_id() {
+  static const std::string id = [] {
+    std::ifstream in("/proc/sys/kernel/random/boot_id");
+    std::string s;
+    std::getline(in, s);
+    return s;
+  }();
+  return id;
+}
+
 std::optional<std::string> read_stamp_for(const fs::path& file, const FileStat& st) {
   std::ifstream in(stamp_path(file));
   if (!in) return std::nullopt;
@@ -80,6 +91,11 @@ std::optional<std::string> read_stamp_for(const fs::path& file, const FileStat& 
       return std::nullopt;
     }
     if (j.at("size").get<uint64_t>() != st.size || j.at("mtime_ns").get<int64_t>() != st.mtime_ns) {
+      return std::nullopt;
+    }
+    // A stamp of a file whose data may not have reached the disk holds only
+    // until the next boot: after a crash the file could hold other bytes.
+    if (j.contains("boot_id") && (boot_id().empty() || j.at("boot_id").get<std::string>() != boot_id())) {
       return std::nullopt;
     }
     std::string digest = lower(j.at("sha256").get<std::string>());
@@ -93,12 +109,13 @@ std::optional<std::string> read_stamp_for(const fs::path& file, const FileStat& 
   }
 }
 
-void write_stamp_for(const fs::path& file, const FileStat& st, const std::string& sha256) {
+void write_stamp_for(const fs::path& file, const FileStat& st, const std::string& sha256, bool durable = true) {
   static std::atomic<unsigned> counter{0};
   const fs::path stamp = stamp_path(file);
   const fs::path tmp = stamp.string() + "." + std::to_string(::getpid()) + "." +
                        std::to_string(counter++) + kTempMarker;
-  const nlohmann::json j = {{"size", st.size}, {"mtime_ns", st.mtime_ns}, {"sha256", lower(sha256)}};
+  nlohmann::json j = {{"size", st.size}, {"mtime_ns", st.mtime_ns}, {"sha256", lower(sha256)}};
+  if (!durable) j["boot_id"] = boot_id();
   {
     std::ofstream out(tmp, std::ios::trunc);
     out << j.dump() << "\n";
@@ -325,10 +342,10 @@ Lookup Cache::find(const std::string& file_name, const Expectation& expect, bool
   return l;
 }
 
-void Cache::write_stamp(const fs::path& file, const std::string& sha256) const {
+void Cache::write_stamp(const fs::path& file, const std::string& sha256, bool durable) const {
   const auto st = stat_file(file);
   if (!st) throw CacheError("cannot stamp " + file.string() + ": not a regular file");
-  write_stamp_for(file, *st, sha256);
+  write_stamp_for(file, *st, sha256, durable);
 }
 
 std::optional<std::string> Cache::read_stamp(const fs::path& file) const {

@@ -11,6 +11,8 @@
 #include <chrono>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "cache/test_util.h"
 #include "modelzoo/cache/sha256.h"
 #include "modelzoo/error.h"
@@ -170,6 +172,53 @@ TEST(CacheStamp, RoundTripAndInvalidation) {
   // Other size (append keeps nothing of the old identity).
   write_bytes(file, "weights, longer");
   EXPECT_FALSE(cache.read_stamp(file));
+}
+
+TEST(CacheStamp, StampOfDataNotYetOnDiskHoldsForThisBootOnly) {
+  TempDir dir;
+  const Cache cache(CacheOptions{dir.path(), {}});
+  const fs::path file = dir / "w.pth";
+  write_bytes(file, "weights");
+  cache.write_stamp(file, digest_of("weights"), /*durable=*/false);
+  EXPECT_EQ(cache.read_stamp(file), digest_of("weights"));
+  std::string boot;
+  {
+    std::ifstream in("/proc/sys/kernel/random/boot_id");
+    std::getline(in, boot);
+  }
+  ASSERT_FALSE(boot.empty());
+  auto stamp = nlohmann::json::parse(read_bytes(stamp_path(file)));
+  EXPECT_EQ(stamp["boot_id"], boot);
+
+  // As after a reboot: the stamp no longer counts, a lookup rehashes the file
+  // and stamps it for good (its bytes were read back, so they are what is there).
+  stamp["boot_id"] = "00000000-0000-0000-0000-000000000000";
+  write_bytes(stamp_path(file), stamp.dump());
+  EXPECT_FALSE(cache.read_stamp(file));
+  Expectation e;
+  e.sha256 = digest_of("weights");
+  const Lookup l = cache.find("w.pth", e);
+  EXPECT_EQ(l.state, EntryState::Verified);
+  EXPECT_FALSE(nlohmann::json::parse(read_bytes(stamp_path(file))).contains("boot_id"));
+  EXPECT_EQ(cache.read_stamp(file), digest_of("weights"));
+
+  // The same after a "reboot" that changed the bytes (same size and mtime): refused.
+  cache.write_stamp(file, digest_of("weights"), /*durable=*/false);
+  struct stat before {};
+  ASSERT_EQ(::stat(file.c_str(), &before), 0);
+  {
+    std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+    f.put('\0');
+  }
+  const timespec times[2] = {before.st_atim, before.st_mtim};
+  ASSERT_EQ(::utimensat(AT_FDCWD, file.c_str(), times, 0), 0);
+  EXPECT_EQ(cache.read_stamp(file), digest_of("weights"));  // same boot: the page cache is the truth
+  stamp = nlohmann::json::parse(read_bytes(stamp_path(file)));
+  stamp["boot_id"] = "another boot";
+  write_bytes(stamp_path(file), stamp.dump());
+  const Lookup damaged = cache.find("w.pth", e);
+  EXPECT_EQ(damaged.state, EntryState::Unverified);
+  EXPECT_TRUE(damaged.mismatch);
 }
 
 TEST(CacheStamp, DamagedStampsAreIgnored) {

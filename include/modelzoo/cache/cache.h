@@ -8,7 +8,7 @@
 /// Files beside a cached file `<name>` (all in the same directory):
 /// | name | meaning |
 /// |---|---|
-/// | `<name>.mzstamp` | JSON `{"size":…, "mtime_ns":…, "sha256":"…"}`; ignored unless size and mtime (ns) still match the file |
+/// | `<name>.mzstamp` | JSON `{"size":…, "mtime_ns":…, "sha256":"…"}`, plus `"boot_id"` when the data was not yet known to be on disk; ignored unless size and mtime (ns) still match the file (and the boot id, when present, is this boot's) |
 /// | `<name>.lock` | per-entry lock (flock); kept, since removing a lock file races with waiters |
 /// | `<name>.part` | a download in progress or interrupted (written only under the lock) |
 /// | `<name>.part.meta` | validators of the partial download (ETag / Last-Modified), for resume |
@@ -150,7 +150,10 @@ class Cache {
 
   /// Records that `file` (in the writable root) has been verified to hash to `sha256`.
   /// Written atomically (temporary + rename); throws CacheError naming the file.
-  void write_stamp(const std::filesystem::path& file, const std::string& sha256) const;
+  /// With `durable` false (the file's data may still be only in the page
+  /// cache, not yet on disk) the stamp also records the boot id and is ignored
+  /// after a reboot, so a file damaged by a crash is rehashed, never trusted.
+  void write_stamp(const std::filesystem::path& file, const std::string& sha256, bool durable = true) const;
   /// The digest recorded for `file` if its stamp still matches size and mtime.
   std::optional<std::string> read_stamp(const std::filesystem::path& file) const;
 
