@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <condition_variable>
+#include <deque>
 #include <memory>
 #include <algorithm>
 #include <cctype>
@@ -305,6 +307,11 @@ struct Job {
   const FetchOptions* options = nullptr;
   std::string label;
   bool no_resume = false;  ///< set after a resumed file failed verification
+  /// fdatasync before the rename. fetch_to_cache skips it and stamps the
+  /// file for this boot only (Cache::write_stamp with durable = false): a
+  /// crash before the kernel writes the data back then costs a rehash, not
+  /// the wait for the disk on every download.
+  bool sync = true;
   /// `part` is private to this process (`<dest>.@<host>.<pid>.<n>.mztmp`):
   /// used where flock cannot be trusted; not resumed by later runs.
   bool private_part = false;
@@ -345,7 +352,7 @@ void discard_partial(const Job& job) {
 /// `hint` is appended to a mismatch message (see html_hint).
 FetchResult finish(Job& job, Fd& fd, cache::Sha256& hasher, uint64_t bytes, bool resumed,
                    const std::string& hint = "") {
-  if (::fdatasync(fd.get()) != 0 && errno != EINVAL) {
+  if (job.sync && ::fdatasync(fd.get()) != 0 && errno != EINVAL) {
     const int err = errno;
     discard_partial(job);
     throw CacheError("cannot flush " + job.part.string() + " (" + job.what() + "): " + std::strerror(err) +
@@ -451,12 +458,129 @@ FetchResult copy_local(Job& job) {
 }
 
 // ---------------------------------------------------------------------------
+// Hashing beside the transfer
+
+/// SHA-256 on a second thread, so that hashing overlaps with receiving and
+/// writing: the transfer copies each chunk into 1 MiB blocks (after writing
+/// it to the partial file, so the file always holds every byte received) and
+/// hands full blocks over; a small pool bounds the memory and makes the
+/// transfer wait when hashing falls behind.
+class BackgroundHasher {
+ public:
+  explicit BackgroundHasher(cache::Sha256 start) : hasher_(std::move(start)) {
+    for (int i = 0; i < kBlocks; ++i) {
+      pool_.push_back(std::make_unique<std::vector<char>>());
+      pool_.back()->reserve(kBlockSize);
+    }
+    worker_ = std::thread([this] { run(); });
+  }
+  ~BackgroundHasher() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    worker_.join();
+  }
+  BackgroundHasher(const BackgroundHasher&) = delete;
+  BackgroundHasher& operator=(const BackgroundHasher&) = delete;
+
+  /// Adds bytes (in order).
+  void update(const char* data, std::size_t n) {
+    while (n > 0) {
+      if (!current_) current_ = take_free();
+      const std::size_t k = std::min(n, kBlockSize - current_->size());
+      current_->insert(current_->end(), data, data + k);
+      data += k;
+      n -= k;
+      if (current_->size() == kBlockSize) hand_over();
+    }
+  }
+
+  /// Waits until every byte given so far is hashed, then replaces the state
+  /// with `fresh` (a restart from byte zero).
+  void reset(cache::Sha256 fresh) {
+    if (current_) {
+      current_->clear();
+      give_back(std::move(current_));
+    }
+    wait_idle();
+    hasher_ = std::move(fresh);
+  }
+
+  /// Hashes what is left and returns the digest state; the object is spent.
+  cache::Sha256 finish() {
+    if (current_ && !current_->empty()) hand_over();
+    wait_idle();
+    return std::move(hasher_);
+  }
+
+ private:
+  static constexpr std::size_t kBlockSize = 1 << 20;
+  static constexpr int kBlocks = 8;
+  using Block = std::unique_ptr<std::vector<char>>;
+
+  Block take_free() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return !pool_.empty(); });
+    Block b = std::move(pool_.back());
+    pool_.pop_back();
+    return b;
+  }
+  void give_back(Block b) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      pool_.push_back(std::move(b));
+    }
+    cv_.notify_all();
+  }
+  void hand_over() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      queue_.push_back(std::move(current_));
+    }
+    cv_.notify_all();
+  }
+  void wait_idle() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return queue_.empty() && !busy_; });
+  }
+  void run() {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stop_ and nothing left
+      Block b = std::move(queue_.front());
+      queue_.pop_front();
+      busy_ = true;
+      lock.unlock();
+      hasher_.update(b->data(), b->size());
+      b->clear();
+      lock.lock();
+      busy_ = false;
+      pool_.push_back(std::move(b));
+      cv_.notify_all();
+    }
+  }
+
+  cache::Sha256 hasher_;  // touched by the worker only while it is busy
+  Block current_;         // the block being filled (transfer thread only)
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Block> pool_;
+  std::deque<Block> queue_;
+  bool busy_ = false;
+  bool stop_ = false;
+  std::thread worker_;
+};
+
+// ---------------------------------------------------------------------------
 // One HTTP(S) attempt
 
 struct Transfer {
   Job* job = nullptr;
   Fd* fd = nullptr;
-  cache::Sha256 hasher;
+  std::unique_ptr<BackgroundHasher> hasher;
   uint64_t resume_from = 0;
   uint64_t bytes = 0;  // bytes in the partial file
   bool resumed = false;
@@ -561,7 +685,7 @@ bool begin_body(Transfer* t) {
         t->abort_message = std::string("cannot truncate: ") + std::strerror(errno);
         return false;
       }
-      t->hasher = cache::Sha256();
+      t->hasher->reset(cache::Sha256());
       t->bytes = 0;
       t->start_bytes = 0;
     }
@@ -610,7 +734,7 @@ size_t on_body(char* data, size_t size, size_t n, void* ud) {
     t->abort_message = std::string(std::strerror(err)) + space_hint(err);
     return 0;
   }
-  t->hasher.update(data, len);
+  t->hasher->update(data, len);
   t->bytes += len;
   try {
     report_progress(t, false);
@@ -642,6 +766,7 @@ FetchResult attempt_http(Job& job) {
   const FetchOptions& o = *job.options;
   Transfer t;
   t.job = &job;
+  cache::Sha256 prefix_hash;
 
   // Resume only what this URL produced, with a validator to make it safe.
   uint64_t prefix = 0;
@@ -663,17 +788,18 @@ FetchResult attempt_http(Job& job) {
       }
     }
     if (usable && (!job.expect->size || size < *job.expect->size)) {
-      if (hash_prefix(job.part, size, t.hasher)) {
+      if (hash_prefix(job.part, size, prefix_hash)) {
         prefix = size;
         if_range = !meta->etag.empty() ? meta->etag : meta->last_modified;
       } else {
-        t.hasher = cache::Sha256();
+        prefix_hash = cache::Sha256();
       }
     }
   }
   if (prefix == 0) discard_partial(job);
   Fd fd = open_part(job, /*append=*/prefix > 0);
   t.fd = &fd;
+  t.hasher = std::make_unique<BackgroundHasher>(std::move(prefix_hash));
   t.resume_from = prefix;
   t.bytes = prefix;
   t.start_bytes = prefix;
@@ -704,10 +830,12 @@ FetchResult attempt_http(Job& job) {
   curl_easy_setopt(h, CURLOPT_HEADERDATA, &t);
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
   curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
+  curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 512L * 1024);  // fewer, larger writes
   if (prefix > 0) curl_easy_setopt(h, CURLOPT_RANGE, range.c_str());
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.get());
 
   const CURLcode rc = curl_easy_perform(h);
+  cache::Sha256 digest_state = t.hasher->finish();
   const std::string where = job.what() + " from " + job.shown;
   if (t.callback_error) {
     discard_partial(job);
@@ -781,7 +909,7 @@ FetchResult attempt_http(Job& job) {
                          std::to_string(*t.total) + " bytes");
   }
   report_progress(&t, true);
-  return finish(job, fd, t.hasher, t.bytes, t.resumed, html_hint(t.head, t.content_type));
+  return finish(job, fd, digest_state, t.bytes, t.resumed, html_hint(t.head, t.content_type));
 }
 
 /// One source with bounded retries of transient failures.
@@ -950,9 +1078,10 @@ FetchResult fetch_to_cache(const FetchRequest& request, const cache::Cache& cach
   std::vector<std::string> failures;
   for (std::size_t i = 0; i < sources.size(); ++i) {
     Job job = make_job(sources[i], target, request.expect, options, request.label);
+    job.sync = false;
     try {
       FetchResult r = fetch_url(job);
-      cache.write_stamp(r.path, r.sha256);
+      cache.write_stamp(r.path, r.sha256, /*durable=*/false);
       return r;
     } catch (const CacheError&) {
       throw;  // a local problem: another source would not help

@@ -14,7 +14,8 @@
 /// be trusted (NFS and other network filesystems) each process downloads into
 /// a private temporary instead (FetchOptions::private_partials), and before
 /// any rename the file is checked to be the very one this process wrote and
-/// hashed; see docs/cache.md.
+/// hashed. fetch_to_cache does not fsync: its stamp holds for the current boot
+/// only, so data a crash lost is rehashed rather than trusted; see docs/cache.md.
 ///
 /// Sources: mirrors first (base URL + '/' + file name), then the weight's own
 /// URL; each source is verified and any failure moves on to the next one.
