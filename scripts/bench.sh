@@ -1,15 +1,24 @@
 #!/usr/bin/env bash
 # Benchmarks, side by side in one run (all traffic on 127.0.0.1):
-#  1. warm-cache pretrained load in a fresh process: modelzoo's get_model vs
-#     Python torchvision's get_model(weights="DEFAULT"), same file, same cache;
-#  2. download of the same file from a loopback nginx: cache_tool fetch
-#     (verifies SHA-256 while streaming) vs curl vs Python torch.hub.
-# Usage: scripts/bench.sh [MODEL] (default vgg19); RUNS=N repetitions (default 3).
+#  1. download + verify of the weights file from a loopback nginx: cache_tool
+#     fetch (SHA-256 while streaming, one fsync, rename) vs `curl -o` (no hash)
+#     vs `curl -o` then `sha256sum` vs Python torch.hub.download_url_to_file
+#     with hash_prefix (the full SHA-256); then the latency of a cache hit,
+#     in-process (bench/fetch_bench: fetch_to_cache 1000 times on a warm cache)
+#     and as a whole `cache_tool fetch` process;
+#  2. warm-cache pretrained load in a fresh process: modelzoo's get_model vs
+#     Python torchvision's get_model(weights="DEFAULT"), same file, same cache.
+# Usage: scripts/bench.sh [MODEL] (default vgg19). RUNS=N repetitions, taken in
+# turn and reported as the median (default 3); PARTS="download load" selects
+# the parts (default both); BUILD_DIR (default build), JOBS for the build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODEL=${1:-vgg19}
 RUNS=${RUNS:-3}
-scripts/setup.sh load_bench cache_tool
+PARTS=${PARTS:-download load}
+targets=(cache_tool fetch_bench)
+case " $PARTS " in *" load "*) targets+=(load_bench) ;; esac
+scripts/setup.sh "${targets[@]}"
 BUILD_DIR=${BUILD_DIR:-build}
 
 B=$PWD/_bench/$MODEL
@@ -42,34 +51,65 @@ export TORCH_HOME="$B/torch_home"
 unset MODELZOO_CACHE MODELZOO_OFFLINE MODELZOO_MIRROR MODELZOO_READONLY_CACHES
 SIZE=$(stat -c %s "$B/www/$PUBLISHED")
 
-timed() {  # timed LABEL CMD... -> "LABEL wall_s rss_kib"
+timed() {  # timed LABEL CMD... -> "LABEL wall_s rss_kib" (wall to the millisecond)
   local label=$1; shift
-  /usr/bin/time -f "%e %M" -o "$B/time.txt" "$@" >"$B/out.txt" 2>"$B/err.txt" || { cat "$B/err.txt" >&2; exit 1; }
-  echo "$label $(cat "$B/time.txt")"
+  local t0 t1
+  t0=$(date +%s.%N)
+  /usr/bin/time -f "%M" -o "$B/time.txt" "$@" >"$B/out.txt" 2>"$B/err.txt" || { cat "$B/err.txt" >&2; exit 1; }
+  t1=$(date +%s.%N)
+  echo "$label $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}') $(cat "$B/time.txt")"
 }
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-echo "== download of $PUBLISHED ($SIZE bytes) from $BASE"
-rows=()
-for tool in modelzoo curl torch.hub; do
-  walls=(); rss=()
-  for _ in $(seq "$RUNS"); do
-    rm -rf "$TORCH_HOME"; mkdir -p "$TORCH_HOME/hub/checkpoints"
+SHA=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["sha256"])' "$B/www/weights.json")
+CKPT=$TORCH_HOME/hub/checkpoints
+
+if [[ " $PARTS " == *" download "* ]]; then
+echo "== download + verify of $PUBLISHED ($SIZE bytes) from $BASE, median of $RUNS (runs taken in turn)"
+tools=(modelzoo curl curl+sha256sum torch.hub)
+declare -A dl_walls dl_rss
+for _ in $(seq "$RUNS"); do
+  for tool in "${tools[@]}"; do
+    rm -rf "$TORCH_HOME"; mkdir -p "$CKPT"
+    sync  # earlier runs' dirty pages are not this run's cost
     case $tool in
       modelzoo) r=$(timed x "$BUILD_DIR/cache_tool/cache_tool" --quiet fetch "$MODEL") ;;
-      curl) r=$(timed x curl -fsS -o "$TORCH_HOME/hub/checkpoints/$PUBLISHED" "$BASE/$PUBLISHED") ;;
-      torch.hub) r=$(timed x /usr/bin/python3 -c "import sys, torch; torch.hub.download_url_to_file(sys.argv[1], sys.argv[2], progress=False)" "$BASE/$PUBLISHED" "$TORCH_HOME/hub/checkpoints/$PUBLISHED") ;;
+      curl) r=$(timed x curl -fsS -o "$CKPT/$PUBLISHED" "$BASE/$PUBLISHED") ;;
+      curl+sha256sum)
+        r=$(timed x sh -c 'curl -fsS -o "$1" "$2" && echo "$3  $1" | sha256sum -c --quiet -' sh \
+              "$CKPT/$PUBLISHED" "$BASE/$PUBLISHED" "$SHA") ;;
+      torch.hub)
+        r=$(timed x /usr/bin/python3 -c "import sys, torch; torch.hub.download_url_to_file(sys.argv[1], sys.argv[2], hash_prefix=sys.argv[3], progress=False)" \
+              "$BASE/$PUBLISHED" "$CKPT/$PUBLISHED" "$SHA") ;;
     esac
-    walls+=("$(echo "$r" | cut -d' ' -f2)"); rss+=("$(echo "$r" | cut -d' ' -f3)")
+    [ "$(stat -c %s "$CKPT/$PUBLISHED")" = "$SIZE" ] || { echo "$tool: wrong size" >&2; exit 1; }
+    dl_walls[$tool]+="$(echo "$r" | cut -d' ' -f2) "; dl_rss[$tool]+="$(echo "$r" | cut -d' ' -f3) "
   done
-  w=$(printf '%s\n' "${walls[@]}" | median); m=$(printf '%s\n' "${rss[@]}" | median)
-  rows+=("$(printf '%-22s %8s s %10s MiB %10s MB/s' "$tool" "$w" "$((m / 1024))" "$(awk -v s="$SIZE" -v w="$w" 'BEGIN{printf "%.0f", s/1e6/w}')")")
 done
-printf '%-22s %10s %14s %13s\n' "tool" "wall" "peak RSS" "throughput"
-printf '%s\n' "${rows[@]}"
-echo "(modelzoo also hashes every byte; curl and torch.hub.download_url_to_file without a hash prefix do not)"
+curl_w=$(printf '%s\n' ${dl_walls[curl]} | median)
+printf '%-16s %9s %16s %11s %11s %9s\n' "tool" "wall" "runs" "peak RSS" "throughput" "vs curl"
+for tool in "${tools[@]}"; do
+  w=$(printf '%s\n' ${dl_walls[$tool]} | median); m=$(printf '%s\n' ${dl_rss[$tool]} | median)
+  printf '%-16s %7s s %16s %7s MiB %6s MB/s %8sx\n' "$tool" "$w" "$(echo ${dl_walls[$tool]} | tr ' ' '/')" "$((m / 1024))" \
+    "$(awk -v s="$SIZE" -v w="$w" 'BEGIN{printf "%.0f", s/1e6/w}')" "$(awk -v a="$w" -v b="$curl_w" 'BEGIN{printf "%.2f", a/b}')"
+done
+echo "(curl does not verify; modelzoo, curl+sha256sum and torch.hub check the SHA-256)"
 
+echo
+echo "== cache hit (file cached and stamped)"
+rm -rf "$TORCH_HOME"; mkdir -p "$CKPT"
+"$BUILD_DIR/cache_tool/cache_tool" --quiet fetch "$MODEL"
+hit=$("$BUILD_DIR/bench/fetch_bench" "$CKPT" "$BASE/$PUBLISHED" "$SHA" "$SIZE" 1000)
+echo "fetch_to_cache, in process, 1000 hits: $hit"
+hits=()
+for _ in $(seq "$RUNS"); do
+  r=$(timed x "$BUILD_DIR/cache_tool/cache_tool" --quiet fetch "$MODEL"); hits+=("$(echo "$r" | cut -d' ' -f2)")
+done
+echo "cache_tool fetch $MODEL, whole process on a warm cache: median $(printf '%s\n' "${hits[@]}" | median) s"
+fi
+
+if [[ " $PARTS " == *" load "* ]]; then
 echo
 echo "== warm-cache pretrained $MODEL in a fresh process (median of $RUNS)"
 rm -rf "$TORCH_HOME"; mkdir -p "$TORCH_HOME/hub/checkpoints"
@@ -88,3 +128,4 @@ for side in modelzoo torchvision; do
   w=$(printf '%s\n' "${walls[@]}" | median); m=$(printf '%s\n' "${rss[@]}" | median)
   printf '%-34s %8s s %10s MiB   %s\n' "$side get_model($MODEL, DEFAULT)" "$w" "$((m / 1024))" "$detail"
 done
+fi
