@@ -94,7 +94,15 @@ void fetch_one(const Context& ctx, ProgressBoard& board, Item& item) {
 
   const int id = board.start(label);
   mz::fetch::FetchOptions fo = ctx.fetch;
-  fo.on_progress = [&board, id](const mz::fetch::Progress& p) { board.update(id, p.bytes, p.total, p.bytes_per_second); };
+  // Another process downloading the same file: say so once, then show its progress.
+  auto waiting_said = std::make_shared<bool>(false);
+  fo.on_progress = [&board, &ctx, id, label, waiting_said](const mz::fetch::Progress& p) {
+    if (p.waiting && !*waiting_said) {
+      *waiting_said = true;
+      if (!ctx.quiet) board.note("waiting  " + label + ": another process is downloading it");
+    }
+    board.update(id, p.bytes, p.total, p.bytes_per_second);
+  };
   try {
     const auto res = mz::fetch::fetch_to_cache(fetch_request(t), ctx.cache, fo);
     const double secs = std::chrono::duration<double>(Clock::now() - t0).count();

@@ -5,6 +5,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
 #include "cache_tool/tool_util.h"
 
 namespace ct_test {
@@ -155,6 +158,30 @@ TEST(CacheToolFetch, ProgressBarsWhenAsked) {
   EXPECT_EQ(quiet.out, "");
   EXPECT_EQ(quiet.err, "");
   EXPECT_EQ(sb.tool({"fetch", "--progress", "sparkles", "slowbar"}).exit_code, 2);
+}
+
+TEST(CacheToolFetch, SecondProcessWaitsForTheFirstAndSaysSo) {
+  Sandbox sb;
+  const std::string bytes = random_bytes(64 * 1024, 62);
+  server().write_file("ct/slowwait.pth", bytes);
+  const std::string path = "/slow/ct/slowwait.pth";
+  sb.add_entry("slowwait", "V1", server().http_url() + path, sha256_hex(bytes), bytes.size());
+  ToolRun first, second;
+  std::thread a([&] { first = sb.tool({"fetch", "--progress", "plain", "slowwait"}); });
+  // Start the second once the first is downloading (32 KiB/s: about two seconds).
+  const fs::path part = sb.cache() / "slowwait.pth.part";
+  for (int i = 0; i < 3000 && !fs::exists(part); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_TRUE(fs::exists(part)) << "the first download did not start";
+  std::thread b([&] { second = sb.tool({"fetch", "--progress", "plain", "slowwait"}); });
+  a.join();
+  b.join();
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_THAT(first.err, HasSubstr("fetched  slowwait:V1"));
+  EXPECT_THAT(second.err, HasSubstr("waiting  slowwait:V1: another process is downloading it"));
+  EXPECT_THAT(second.err, HasSubstr("cached   slowwait:V1"));
+  EXPECT_EQ(server().request_count(path), 1u);
+  EXPECT_EQ(read_file(sb.cache() / "slowwait.pth"), bytes);
 }
 
 }  // namespace
