@@ -18,9 +18,9 @@ WeightsInfo weights_info(const std::string& name, const Weights& weights, const 
   const registry::WeightsEntry* def = model->find_weights("DEFAULT");
   if (def == nullptr) return info;
   info.transforms = def->transforms;
-  const bool same_classes =
-      !options.num_classes || *options.num_classes == static_cast<int64_t>(def->categories.size());
-  if (same_classes) info.categories = def->categories;
+  // get_model builds custom weights with num_classes, else 1000 outputs.
+  const int64_t classes = options.num_classes ? *options.num_classes : 1000;
+  if (static_cast<int64_t>(def->categories.size()) == classes) info.categories = def->categories;
   return info;
 }
 

@@ -36,9 +36,10 @@ struct WeightsInfo {
 /// - Default / Tag: the registry entry's `transforms` and `categories`;
 /// - Url / File / None: the model's default registry entry's (a custom file
 ///   is taken to expect what the model's own weights expect), except that the
-///   categories are dropped when HubOptions::num_classes gives another class
-///   count; an unregistered architecture gets torchvision's ImageNet
-///   defaults and no categories.
+///   categories are dropped unless their count is the model's class count
+///   (HubOptions::num_classes, else 1000, as get_model builds it); an
+///   unregistered architecture gets torchvision's ImageNet defaults and no
+///   categories.
 /// Throws RegistryError for an unknown model or tag.
 WeightsInfo weights_info(const std::string& name, const Weights& weights,
                          const HubOptions& options = default_hub_options());
