@@ -130,11 +130,14 @@ int run(const Args& a) {
                     << top[i].label << " (" << top[i].index << ")\n";
         }
       }
-    } catch (const mz::Error& e) {
+    } catch (const std::exception& e) {
+      // modelzoo::ImageError names the file; anything else gets the name here.
+      const bool named = dynamic_cast<const mz::ImageError*>(&e) != nullptr;
+      const std::string message = named ? e.what() : path + ": " + e.what();
       all_ok = false;
-      std::cerr << "classify: " << e.what() << "\n";
+      std::cerr << "classify: " << message << "\n";
       item["ok"] = false;
-      item["error"] = e.what();
+      item["error"] = message;
     }
     out["images"].push_back(std::move(item));
   }
