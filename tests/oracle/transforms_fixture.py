@@ -8,7 +8,7 @@ them.
 
 Writes into OUT_DIR:
   parity/<name>.png        RGB images of several sizes and aspect ratios
-  decode/<name>.{png,jpg}  PNG colour types and bit depths; JPEG subsamplings,
+  decode/<name>.{png,jpg}  PNG colour types, bit depths, Adam7 interlacing; JPEG subsamplings,
                            grayscale, progressive; JPEGs with EXIF orientations
   expected.pt              torch.save of a dict name -> tensor:
                              "preset/<case>"  float32 3 x crop x crop: torchvision's
@@ -93,12 +93,24 @@ def png_chunk(kind, data, crc=None):
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", c)
 
 
-def write_png(path, array, color_type, bit_depth):
-    """A non-interlaced PNG of `array` (H x W x C, integers) written by hand."""
+ADAM7 = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)]
+
+
+def write_png(path, array, color_type, bit_depth, interlace=False):
+    """A PNG of `array` (H x W x C, integers) written by hand; rows unfiltered,
+    Adam7-interlaced when asked."""
     h, w = array.shape[:2]
     dtype = ">u2" if bit_depth == 16 else "u1"
-    raw = b"".join(b"\x00" + array[r].astype(dtype).tobytes() for r in range(h))
-    body = (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, bit_depth, color_type, 0, 0, 0))
+    if interlace:
+        raw = b""
+        for x0, y0, dx, dy in ADAM7:
+            sub = array[y0::dy, x0::dx]
+            if sub.shape[0] and sub.shape[1]:
+                raw += b"".join(b"\x00" + row.astype(dtype).tobytes() for row in sub)
+    else:
+        raw = b"".join(b"\x00" + array[r].astype(dtype).tobytes() for r in range(h))
+    body = (b"\x89PNG\r\n\x1a\n" +
+            png_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, bit_depth, color_type, 0, 0, 1 if interlace else 0))
             + png_chunk(b"IDAT", zlib.compress(raw)) + png_chunk(b"IEND", b""))
     with open(path, "wb") as f:
         f.write(body)
@@ -174,6 +186,12 @@ def main():
     add_decode("gray16.png", torch.from_numpy((g16[:, :, 0] >> 8).astype(np.uint8)).expand(3, -1, -1), "decode")
     write_png(os.path.join(out, "decode", "rgba16.png"), np.dstack([g16, g16[:, :, :1]]), color_type=6, bit_depth=16)
     add_decode("rgba16.png", torch.from_numpy((g16 >> 8).astype(np.uint8)).permute(2, 0, 1), "decode")
+    write_png(os.path.join(out, "decode", "rgb8_adam7.png"), arr, color_type=2, bit_depth=8, interlace=True)
+    add_decode("rgb8_adam7.png", rgb, "decode")
+    write_png(os.path.join(out, "decode", "gray16_adam7.png"), g16[:, :, :1], color_type=0, bit_depth=16,
+              interlace=True)
+    add_decode("gray16_adam7.png", torch.from_numpy((g16[:, :, 0] >> 8).astype(np.uint8)).expand(3, -1, -1),
+               "decode")
 
     # JPEGs written by PIL, decoded by torchvision (same libjpeg-turbo).
     jpegs = [("q90_420.jpg", dict(quality=90, subsampling=2)), ("q95_444.jpg", dict(quality=95, subsampling=0)),
