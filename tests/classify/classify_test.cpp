@@ -8,6 +8,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <iterator>
 #include <memory>
@@ -377,6 +378,32 @@ TEST_F(CaffeVgg19, TemplateDeclaresCaffePreprocessing) {
   const at::Tensor want = expected.at("input").as_tensor();
   ASSERT_EQ(x.sizes(), want.sizes());
   EXPECT_LE((x - want).abs().max().item<double>(), 1e-4);
+}
+
+TEST_F(CaffeVgg19, TemplateRulesMapEveryCaffeNameOntoVgg19) {
+  // Every key a full caffe conversion has (conv1_1 ... conv5_4, fc6 ... fc8)
+  // lands on a distinct vgg19 key, and together they are all of vgg19's keys.
+  const json doc = json::parse(read_text(fs::path(MZ_SOURCE_DIR) / "docs" / "vgg19_caffe.registry.json"));
+  modelzoo::state_dict::LoadOptions lo;
+  for (const auto& rule : doc["models"]["vgg19"]["weights"]["CAFFE"]["meta"]["key_renames"]) {
+    lo.renames.push_back({rule[0].get<std::string>(), rule[1].get<std::string>()});
+  }
+  modelzoo::io::StateDict caffe;
+  for (const char* layer : {"conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1", "conv3_2", "conv3_3", "conv3_4",
+                            "conv4_1", "conv4_2", "conv4_3", "conv4_4", "conv5_1", "conv5_2", "conv5_3", "conv5_4",
+                            "fc6", "fc7", "fc8"}) {
+    for (const char* p : {".weight", ".bias"}) caffe.insert(std::string(layer) + p, at::empty({0}));
+  }
+  const auto renamed = modelzoo::state_dict::remap_keys(caffe, lo);
+  modelzoo::models::ArchArgs args;
+  args.init_weights = false;
+  const auto model = modelzoo::models::build_architecture("vgg19", args);
+  std::vector<std::string> want, got;
+  for (const auto& item : modelzoo::state_dict::state_dict(*model)) want.push_back(item.key());
+  for (const auto& item : renamed) got.push_back(item.key());
+  std::sort(want.begin(), want.end());
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ(got, want);
 }
 
 TEST_F(CaffeVgg19, ConvOnlyFileLoadsWithTheDocumentedRules) {
