@@ -139,4 +139,58 @@ TEST_F(NginxHarness, TruncateLocationCutsTheFirstBodyShort) {
   EXPECT_EQ(full.body, content);
 }
 
+TEST_F(NginxHarness, ShortlenAnnouncesFewerBytesThanTheBody) {
+  const std::string content(5000, 'q');
+  srv().write_file(d_ + "/long.bin", content);
+  const Reply r = get(srv().http_url() + "/shortlen/1000/" + d_ + "/long.bin");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_NE(r.headers.find("Content-Length: 4000"), std::string::npos) << r.headers;
+  EXPECT_EQ(r.body, content.substr(0, 4000));  // a client reads what was announced
+}
+
+TEST_F(NginxHarness, LoopRedirectsToItself) {
+  const std::string path = "/loop/" + d_ + "/x.bin";
+  const Reply r = get(srv().http_url() + path);
+  EXPECT_EQ(r.status, 302);
+  EXPECT_NE(r.headers.find("Location: " + srv().http_url() + path), std::string::npos) << r.headers;
+}
+
+TEST_F(NginxHarness, Html200AnswersAWebPage) {
+  const Reply r = get(srv().http_url() + "/html200/" + d_ + "/x.pth");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_NE(r.headers.find("Content-Type: text/html"), std::string::npos) << r.headers;
+  EXPECT_EQ(r.body.rfind("<!DOCTYPE html>", 0), 0u) << r.body;
+}
+
+TEST_F(NginxHarness, ResetAndStallCutTheFirstBodies) {
+  const std::string content(300000, 'r');
+  srv().write_file(d_ + "/rs.bin", content);
+  const std::string reset = "/reset/1/1000/" + d_ + "/rs.bin";
+  const Reply cut = get(srv().backend_url() + reset);
+  EXPECT_EQ(cut.code, CURLE_RECV_ERROR) << curl_easy_strerror(cut.code);
+  const Reply full = get(srv().backend_url() + reset);
+  ASSERT_EQ(full.code, CURLE_OK) << curl_easy_strerror(full.code);
+  EXPECT_EQ(full.body, content);
+  const auto log = srv().backend_requests(reset);
+  ASSERT_EQ(log.size(), 2u);
+  EXPECT_EQ(log[0].body_bytes, 1000u);
+  EXPECT_EQ(log[1].body_bytes, content.size());
+
+  // A stalled body: the client's own timeout ends it; the next request is served.
+  const std::string stall = "/stall/1/1000/" + d_ + "/rs.bin";
+  CURL* h = curl_easy_init();
+  std::string body;
+  const std::string url = srv().http_url() + stall;
+  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(h, CURLOPT_PROXY, "");
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, append);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
+  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 700L);
+  EXPECT_EQ(curl_easy_perform(h), CURLE_OPERATION_TIMEDOUT);
+  curl_easy_cleanup(h);
+  EXPECT_EQ(body.size(), 1000u);
+  EXPECT_EQ(srv().backend_hits(stall), 1);
+  EXPECT_EQ(get(srv().http_url() + stall).body, content);
+}
+
 }  // namespace
