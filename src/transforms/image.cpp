@@ -126,8 +126,8 @@ const char* jpeg_color_space_name(J_COLOR_SPACE cs) {
 
 at::Tensor decode_jpeg(const uint8_t* data, std::size_t size, const std::string& name,
                        const DecodeOptions& options) {
+  JpegError err{};  // outlives the decompressor, which points to it
   JpegHolder h;
-  JpegError err{};
   h.cinfo.err = jpeg_std_error(&err.mgr);
   err.mgr.error_exit = mz_jpeg_error_exit;
   err.mgr.emit_message = mz_jpeg_emit_message;
