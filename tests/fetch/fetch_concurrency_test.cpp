@@ -43,6 +43,30 @@ TEST_F(FetchTest, EightThreadsMakeOneDownload) {
   EXPECT_EQ(srv().request_count(path), 1u);
 }
 
+TEST_F(FetchTest, EightProcessesOnAColdCacheMakeOneDownload) {
+  const std::string content = pseudo_random_bytes(48000, 33);
+  const std::string path = "/slow" + serve("eight.pth", content);  // about 1.5 s: they all overlap
+  const std::string url = srv().http_url() + path;
+  std::vector<pid_t> children;
+  for (int i = 0; i < 8; ++i) {
+    children.push_back(spawn_child(child_env(url, content), (tmp_ / ("child" + std::to_string(i))).string()));
+    ASSERT_GT(children.back(), 0);
+  }
+  int downloaded = 0, hits = 0;
+  for (int i = 0; i < 8; ++i) {
+    int status = 0;
+    ASSERT_EQ(::waitpid(children[i], &status, 0), children[i]);
+    const std::string out = read_bytes(tmp_ / ("child" + std::to_string(i)));
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child " << i << ": " << out;
+    if (out.find("child: downloaded " + digest_of(content)) != std::string::npos) ++downloaded;
+    if (out.find("child: hit " + digest_of(content)) != std::string::npos) ++hits;
+  }
+  EXPECT_EQ(downloaded, 1);
+  EXPECT_EQ(hits, 7);
+  EXPECT_EQ(srv().request_count(path), 1u);
+  expect_only_verified_files({{"eight.pth", content}});
+}
+
 TEST_F(FetchTest, TwoProcessesMakeOneDownloadAndTheWaiterSeesProgress) {
   const std::string content = pseudo_random_bytes(48000, 32);
   const std::string path = "/slow" + serve("procs.pth", content);

@@ -63,11 +63,11 @@ inline bool wait_for(const std::function<bool()>& done, double seconds = 30) {
 }
 
 /// This test binary started again in the child role of environment.cpp, with
-/// `env` (MZ_FETCH_CHILD_*) added to the environment; stderr goes to
-/// `stderr_file` when given. With `file_size_limit`, the child runs under
+/// `env` (MZ_FETCH_CHILD_*) added to the environment; stdout and stderr go
+/// to `output_file` when given. With `file_size_limit`, the child runs under
 /// RLIMIT_FSIZE with SIGXFSZ ignored, so a write past the limit fails with
 /// EFBIG as on a full disk. Returns the child's pid.
-inline pid_t spawn_child(const std::map<std::string, std::string>& env, const std::string& stderr_file = "",
+inline pid_t spawn_child(const std::map<std::string, std::string>& env, const std::string& output_file = "",
                          std::optional<uint64_t> file_size_limit = std::nullopt) {
   char exe[4096];
   const ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -84,9 +84,12 @@ inline pid_t spawn_child(const std::map<std::string, std::string>& env, const st
   envp.push_back(nullptr);
   const pid_t child = ::fork();
   if (child == 0) {  // only async-signal-safe calls until execve
-    if (!stderr_file.empty()) {
-      const int fd = ::open(stderr_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      if (fd >= 0) ::dup2(fd, 2);
+    if (!output_file.empty()) {
+      const int fd = ::open(output_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      if (fd >= 0) {
+        ::dup2(fd, 1);
+        ::dup2(fd, 2);
+      }
     }
     if (file_size_limit) {
       ::signal(SIGXFSZ, SIG_IGN);  // ignored signals stay ignored across execve
