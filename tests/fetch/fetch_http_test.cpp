@@ -363,6 +363,31 @@ TEST_F(FetchTest, ProgressIsReportedUpToTheTotal) {
   EXPECT_EQ(*seen.back().total, content.size());
   EXPECT_GT(seen.back().bytes_per_second, 0.0);
   EXPECT_EQ(seen.back().url, srv().http_url() + path);
+  for (const auto& p : seen) EXPECT_FALSE(p.waiting);
+}
+
+TEST_F(FetchTest, ProgressTotalComesFromContentLengthWhenNoSizeIsExpected) {
+  // Throttled, so that several reports arrive before the end.
+  const std::string content = pseudo_random_bytes(40000, 17);
+  const std::string path = "/slow" + serve("cl.pth", content);
+  auto req = request(srv().http_url() + path, content);
+  req.expect.size.reset();
+  auto o = fast_options();
+  std::vector<fetch::Progress> seen;
+  o.on_progress = [&](const fetch::Progress& p) { seen.push_back(p); };
+  fetch::fetch_to_cache(req, cache_, o);
+  ASSERT_GE(seen.size(), 3u);
+  for (std::size_t i = 0; i < seen.size(); ++i) {
+    ASSERT_TRUE(seen[i].total.has_value()) << i;
+    EXPECT_EQ(*seen[i].total, content.size()) << i;
+    EXPECT_LE(seen[i].bytes, content.size());
+    EXPECT_GT(seen[i].bytes_per_second, 0.0) << i;
+    if (i > 0) {
+      EXPECT_GE(seen[i].bytes, seen[i - 1].bytes);
+    }
+  }
+  EXPECT_LT(seen.front().bytes, content.size());
+  EXPECT_EQ(seen.back().bytes, content.size());
 }
 
 TEST_F(FetchTest, CreatedFilesHonourTheUmask) {
