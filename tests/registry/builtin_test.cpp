@@ -123,7 +123,7 @@ TEST(RegistryBuiltin, DefaultsAndTransformsFollowTorchvision) {
   EXPECT_EQ(inc.transforms.crop_size, 299);
   EXPECT_EQ(inc.transforms.resize_size, 342);
   EXPECT_EQ(inc.meta["arch_options"],
-            (nlohmann::json{{"transform_input", true}, {"aux_logits", true}, {"init_weights", false}}));
+            (nlohmann::json{{"transform_input", true}, {"init_weights", false}}));
   EXPECT_EQ(r.require("vit_h_14").require_weights("DEFAULT").meta["arch_options"]["image_size"], 518);
   EXPECT_EQ(r.require("maxvit_t").require_weights("DEFAULT").meta["arch_options"]["input_size"],
             nlohmann::json::array({224, 224}));
