@@ -216,9 +216,12 @@ class NginxServer::Backend {
       const int fd = ::accept(listen_fd_, nullptr, nullptr);
       if (fd < 0) continue;
       std::lock_guard<std::mutex> lock(mu_);
+      ++in_flight_;
       workers_.emplace_back([this, fd] {
         handle(fd);
         ::close(fd);
+        std::lock_guard<std::mutex> done(mu_);
+        --in_flight_;
       });
     }
   }
@@ -429,7 +432,14 @@ class NginxServer::Backend {
 
  public:
   std::vector<AccessLogEntry> requests(const std::string& path) {
-    std::lock_guard<std::mutex> lock(mu_);
+    // A client may finish reading (Content-Length bytes) before the backend
+    // has logged the request: wait, briefly, for the requests in flight.
+    std::unique_lock<std::mutex> lock(mu_);
+    for (int i = 0; i < 400 && in_flight_ > 0; ++i) {
+      lock.unlock();
+      std::this_thread::sleep_for(5ms);
+      lock.lock();
+    }
     std::vector<AccessLogEntry> out;
     for (const auto& e : log_) {
       if (e.path == path) out.push_back(e);
@@ -449,6 +459,7 @@ class NginxServer::Backend {
   std::vector<std::thread> workers_;
   std::map<std::string, int> counts_;
   std::vector<AccessLogEntry> log_;
+  int in_flight_ = 0;
 };
 
 // ---------------------------------------------------------------------------

@@ -120,7 +120,8 @@ class NginxServer {
   /// "http://127.0.0.1:<port>" of the fault-injecting backend itself (no nginx in between).
   std::string backend_url() const;
   /// The requests the backend answered (directly or through nginx) whose path
-  /// equals `path` ("/reset/1/100/w/a.bin"); method and request_uri are not recorded.
+  /// equals `path` ("/reset/1/100/w/a.bin"); method and request_uri are not
+  /// recorded. Waits up to 2 s for requests still being answered.
   std::vector<AccessLogEntry> backend_requests(const std::string& path) const;
 
   /// How many requests for this exact URI ("/stall/1/0/w/a.bin") reached the
