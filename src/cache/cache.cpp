@@ -169,7 +169,13 @@ std::optional<Lookup> examine(const fs::path& file, bool readonly, const Expecta
   // Stamp only what is ours to write, and only if the file did not change while hashing.
   const auto after = stat_file(file);
   if (!readonly && after && after->size == st->size && after->mtime_ns == st->mtime_ns) {
-    write_stamp_for(file, *st, digest);
+    // A durable stamp only for bytes on disk: flush what another program
+    // (e.g. torch.hub, which does not sync) may have left in the page cache;
+    // if that fails, the stamp holds for this boot only.
+    const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    const bool on_disk = fd >= 0 && ::fdatasync(fd) == 0;
+    if (fd >= 0) ::close(fd);
+    write_stamp_for(file, *st, digest, on_disk);
   }
   return l;
 }
