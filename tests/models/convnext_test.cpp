@@ -18,11 +18,15 @@
 #include "modelzoo/models/convnext.h"
 #include "modelzoo/state_dict/state_dict.h"
 #include "models/torchvision_oracle.h"
+#include "models/model_test_util.h"
 
 namespace mm = modelzoo::models;
 using modelzoo::Error;
 
 namespace {
+
+using mz_test::error_of;
+using mz_test::uninit;
 
 struct Variant {
   std::string name;
@@ -36,31 +40,6 @@ const std::vector<Variant> kConvNeXts = {
     {"convnext_base", {128, 256, 512, 1024}, {3, 3, 27, 3}, 0.5},
     {"convnext_large", {192, 384, 768, 1536}, {3, 3, 27, 3}, 0.5},
 };
-
-mm::ArchArgs uninit(int64_t classes = 1000, nlohmann::json extra = nlohmann::json::object()) {
-  mm::ArchArgs a;
-  a.num_classes = classes;
-  a.init_weights = false;
-  a.extra = std::move(extra);
-  return a;
-}
-
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected modelzoo::Error";
-  return "";
-}
-
-#define EXPECT_HAS(haystack, needle)                                    \
-  do {                                                                  \
-    const std::string h_ = (haystack);                                  \
-    EXPECT_NE(h_.find(needle), std::string::npos) << "message: " << h_; \
-  } while (0)
 
 }  // namespace
 

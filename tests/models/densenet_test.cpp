@@ -17,6 +17,7 @@
 #include "modelzoo/models/densenet.h"
 #include "modelzoo/state_dict/state_dict.h"
 #include "models/torchvision_oracle.h"
+#include "models/model_test_util.h"
 
 namespace mm = modelzoo::models;
 namespace sd = modelzoo::state_dict;
@@ -24,30 +25,8 @@ using modelzoo::Error;
 
 namespace {
 
-mm::ArchArgs uninit(int64_t classes = 1000, nlohmann::json extra = nlohmann::json::object()) {
-  mm::ArchArgs a;
-  a.num_classes = classes;
-  a.init_weights = false;
-  a.extra = std::move(extra);
-  return a;
-}
-
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected modelzoo::Error";
-  return "";
-}
-
-#define EXPECT_HAS(haystack, needle)                                    \
-  do {                                                                  \
-    const std::string h_ = (haystack);                                  \
-    EXPECT_NE(h_.find(needle), std::string::npos) << "message: " << h_; \
-  } while (0)
+using mz_test::error_of;
+using mz_test::uninit;
 
 std::vector<std::string> child_names(const torch::nn::Module& m) {
   std::vector<std::string> out;

@@ -18,11 +18,15 @@
 #include "modelzoo/models/efficientnet.h"
 #include "modelzoo/state_dict/state_dict.h"
 #include "models/torchvision_oracle.h"
+#include "models/model_test_util.h"
 
 namespace mm = modelzoo::models;
 using modelzoo::Error;
 
 namespace {
+
+using mz_test::error_of;
+using mz_test::uninit;
 
 struct Variant {
   std::string name;
@@ -38,31 +42,6 @@ const std::vector<Variant> kVariants = {
     {"efficientnet_v2_s", 1, 1, 0.2, 1e-3, 0.1},    {"efficientnet_v2_m", 1, 1, 0.3, 1e-3, 0.1},
     {"efficientnet_v2_l", 1, 1, 0.4, 1e-3, 0.1},
 };
-
-mm::ArchArgs uninit(int64_t classes = 1000, nlohmann::json extra = nlohmann::json::object()) {
-  mm::ArchArgs a;
-  a.num_classes = classes;
-  a.init_weights = false;
-  a.extra = std::move(extra);
-  return a;
-}
-
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected modelzoo::Error";
-  return "";
-}
-
-#define EXPECT_HAS(haystack, needle)                                    \
-  do {                                                                  \
-    const std::string h_ = (haystack);                                  \
-    EXPECT_NE(h_.find(needle), std::string::npos) << "message: " << h_; \
-  } while (0)
 
 mm::EfficientNet build(const std::string& name, const mm::ArchArgs& args) {
   mm::Classifier c = mm::build_architecture(name, args);
@@ -277,17 +256,6 @@ TEST(EfficientNet, MatchesTorchvisionB0AndV2S) {
   const std::vector<std::pair<std::string, nlohmann::json>> cases = {
       {"efficientnet_b0", {{"num_classes", 10}}}, {"efficientnet_v2_s", nlohmann::json::object()}};
   for (const auto& [arch, kwargs] : cases) {
-    mz_test::TorchvisionCase tv;
-    ASSERT_TRUE(mz_test::run_torchvision(arch, 64, kwargs, &tv));
-    auto model = build(arch, uninit(kwargs.value("num_classes", 1000)));
-    const auto report = modelzoo::state_dict::load_state_dict(*model, tv.weights);
-    ASSERT_TRUE(report.ok()) << report.to_string();
-    model->eval();
-    at::NoGradGuard no_grad;
-    const at::Tensor out = model->forward(tv.input);
-    ASSERT_EQ(out.sizes(), tv.expected.sizes());
-    const double diff = mz_test::relative_diff(out, tv.expected);
-    std::cout << "[ parity ] " << arch << " 64x64: relative max |diff| = " << diff << "\n";
-    EXPECT_LE(diff, 1e-4) << arch;
+    EXPECT_LE(mz_test::parity(arch, 64, kwargs), 1e-4) << arch;
   }
 }

@@ -17,36 +17,15 @@
 #include "modelzoo/models/inception.h"
 #include "modelzoo/state_dict/state_dict.h"
 #include "models/torchvision_oracle.h"
+#include "models/model_test_util.h"
 
 namespace mm = modelzoo::models;
 using modelzoo::Error;
 
 namespace {
 
-mm::ArchArgs uninit(int64_t classes = 1000, nlohmann::json extra = nlohmann::json::object()) {
-  mm::ArchArgs a;
-  a.num_classes = classes;
-  a.init_weights = false;
-  a.extra = std::move(extra);
-  return a;
-}
-
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected modelzoo::Error";
-  return "";
-}
-
-#define EXPECT_HAS(haystack, needle)                                    \
-  do {                                                                  \
-    const std::string h_ = (haystack);                                  \
-    EXPECT_NE(h_.find(needle), std::string::npos) << "message: " << h_; \
-  } while (0)
+using mz_test::error_of;
+using mz_test::uninit;
 
 }  // namespace
 
@@ -133,16 +112,5 @@ TEST(Inception, BadArgumentsAreRefused) {
 
 TEST(Inception, ParityWithTransformInputAndNoAuxHead) {
   const nlohmann::json kwargs = {{"transform_input", true}, {"aux_logits", false}, {"init_weights", false}};
-  mz_test::TorchvisionCase tv;
-  ASSERT_TRUE(mz_test::run_torchvision("inception_v3", 75, kwargs, &tv));
-  mm::Classifier model = mm::build_architecture("inception_v3", uninit(1000, kwargs));
-  const auto report = modelzoo::state_dict::load_state_dict(*model, tv.weights);
-  ASSERT_TRUE(report.ok()) << report.to_string();
-  model->eval();
-  at::NoGradGuard no_grad;
-  const at::Tensor out = model->forward(tv.input);
-  ASSERT_EQ(out.sizes(), tv.expected.sizes());
-  const double diff = mz_test::relative_diff(out, tv.expected);
-  std::cout << "[ parity ] inception_v3 transform_input 75x75: relative max |diff| = " << diff << "\n";
-  EXPECT_LE(diff, 1e-4);
+  EXPECT_LE(mz_test::parity("inception_v3", 75, kwargs), 1e-4);
 }

@@ -10,11 +10,14 @@
 
 #include "modelzoo/error.h"
 #include "modelzoo/models/layers.h"
+#include "models/model_test_util.h"
 
 namespace mm = modelzoo::models;
 using modelzoo::Error;
 
 namespace {
+
+using mz_test::error_of;
 
 std::string printed(const mm::LayerImpl& layer) {
   std::ostringstream os;
@@ -27,17 +30,6 @@ std::vector<std::string> param_names(const torch::nn::Module& m) {
   for (const auto& p : m.named_parameters()) names.push_back(p.key());
   for (const auto& b : m.named_buffers()) names.push_back(b.key());
   return names;
-}
-
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected modelzoo::Error";
-  return "";
 }
 
 }  // namespace

@@ -13,29 +13,15 @@
 #include "modelzoo/error.h"
 #include "modelzoo/models/catalog.h"
 #include "modelzoo/models/maxvit.h"
+#include "models/model_test_util.h"
 
 namespace mm = modelzoo::models;
 using modelzoo::Error;
 
 namespace {
 
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected modelzoo::Error";
-  return "";
-}
-
-mm::ArchArgs uninitialised(nlohmann::json extra = nlohmann::json::object()) {
-  mm::ArchArgs args;
-  args.init_weights = false;
-  args.extra = std::move(extra);
-  return args;
-}
+using mz_test::error_of;
+using mz_test::uninit;
 
 std::shared_ptr<mm::MaxVitLayerImpl> maxvit_layer(const mm::MaxVit& m, std::size_t block, std::size_t layer) {
   return m->blocks->at<mm::MaxVitBlockImpl>(block)->layers->at<mm::MaxVitLayerImpl>(layer);
@@ -44,7 +30,7 @@ std::shared_ptr<mm::MaxVitLayerImpl> maxvit_layer(const mm::MaxVit& m, std::size
 }  // namespace
 
 TEST(MaxVit, BlocksHalveTheGridAndDeepenStochasticDepth) {
-  auto m = mm::maxvit_t(uninitialised());
+  auto m = mm::maxvit_t(uninit());
   ASSERT_EQ(m->blocks->size(), 4u);
   const std::vector<int64_t> grids = {56, 28, 14, 7}, layers = {2, 2, 5, 2}, widths = {64, 128, 256, 512};
   int index = 0;
@@ -104,24 +90,24 @@ TEST(MaxVit, BlocksHalveTheGridAndDeepenStochasticDepth) {
 
 TEST(MaxVit, InputSizeMustSplitIntoPartitions) {
   // 112: the last block's input is 4 x 4, not divisible by the partition size 7.
-  std::string msg = error_of([] { mm::maxvit_t(uninitialised({{"image_size", 112}})); });
+  std::string msg = error_of([] { mm::maxvit_t(uninit({{"image_size", 112}})); });
   EXPECT_NE(msg.find("input size (4, 4) of block 3 is not divisible by partition size 7"), std::string::npos)
       << msg;
   EXPECT_NE(msg.find("block input sizes [(28, 28), (14, 14), (7, 7), (4, 4)]"), std::string::npos) << msg;
   // 448 works; input_size [h, w] wins over image_size (the registry gives both).
-  auto big = mm::maxvit_t(uninitialised({{"image_size", 224}, {"input_size", {448, 448}}}));
+  auto big = mm::maxvit_t(uninit({{"image_size", 224}, {"input_size", {448, 448}}}));
   EXPECT_EQ(big->options().input_size(), (mm::MaxVitSize{448, 448}));
   EXPECT_EQ(big->blocks->at<mm::MaxVitBlockImpl>(3)->grid_size(), (mm::MaxVitSize{14, 14}));
-  msg = error_of([] { mm::maxvit_t(uninitialised({{"input_size", {224}}})); });
+  msg = error_of([] { mm::maxvit_t(uninit({{"input_size", {224}}})); });
   EXPECT_NE(msg.find("maxvit_t: extra argument 'input_size' must be [height, width], got [224]"),
             std::string::npos)
       << msg;
-  msg = error_of([] { mm::maxvit_t(uninitialised({{"image_size", -224}})); });
+  msg = error_of([] { mm::maxvit_t(uninit({{"image_size", -224}})); });
   EXPECT_NE(msg.find("'image_size' must hold positive integers, got -224"), std::string::npos) << msg;
-  msg = error_of([] { mm::maxvit_t(uninitialised({{"head_dim", 64}})); });
+  msg = error_of([] { mm::maxvit_t(uninit({{"head_dim", 64}})); });
   EXPECT_NE(msg.find("maxvit_t: unknown extra argument 'head_dim'"), std::string::npos) << msg;
   // The built-in size is enforced at run time.
-  auto m = mm::maxvit_t(uninitialised());
+  auto m = mm::maxvit_t(uninit());
   msg = error_of([&] { m->forward(at::zeros({1, 3, 192, 192})); });
   EXPECT_NE(msg.find("MaxVit: expected input of shape [N, 3, 224, 224] (the input_size it was built for), got "
                      "[1, 3, 192, 192]"),

@@ -16,58 +16,20 @@
 #include "modelzoo/models/mobilenetv3.h"
 #include "modelzoo/state_dict/state_dict.h"
 #include "models/torchvision_oracle.h"
+#include "models/model_test_util.h"
 
 namespace mm = modelzoo::models;
 using modelzoo::Error;
 
 namespace {
 
-mm::ArchArgs uninit(int64_t classes = 1000, nlohmann::json extra = nlohmann::json::object()) {
-  mm::ArchArgs a;
-  a.num_classes = classes;
-  a.init_weights = false;
-  a.extra = std::move(extra);
-  return a;
-}
-
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected modelzoo::Error";
-  return "";
-}
-
-#define EXPECT_HAS(haystack, needle)                                    \
-  do {                                                                  \
-    const std::string h_ = (haystack);                                  \
-    EXPECT_NE(h_.find(needle), std::string::npos) << "message: " << h_; \
-  } while (0)
+using mz_test::parity;
+using mz_test::error_of;
+using mz_test::uninit;
 
 // Conv2dNormActivation at position i of a Sequential.
 std::shared_ptr<mm::Conv2dNormActivationImpl> cna(const mm::Sequential& s, std::size_t i) {
   return s->at<mm::Conv2dNormActivationImpl>(i);
-}
-
-// Loads torchvision's randomised model for `arch` with `kwargs` into the
-// catalog's build with the same extra arguments; returns the relative diff.
-double parity(const std::string& arch, int size, const nlohmann::json& kwargs) {
-  mz_test::TorchvisionCase tv;
-  if (!mz_test::run_torchvision(arch, size, kwargs, &tv)) return INFINITY;
-  mm::Classifier model = mm::build_architecture(arch, uninit(1000, kwargs));
-  const auto report = modelzoo::state_dict::load_state_dict(*model, tv.weights);
-  EXPECT_TRUE(report.ok()) << report.to_string();
-  model->eval();
-  at::NoGradGuard no_grad;
-  const at::Tensor out = model->forward(tv.input);
-  EXPECT_EQ(out.sizes(), tv.expected.sizes());
-  const double diff = mz_test::relative_diff(out, tv.expected);
-  std::cout << "[ parity ] " << arch << " " << kwargs.dump() << " " << size << "x" << size
-            << ": relative max |diff| = " << diff << "\n";
-  return diff;
 }
 
 }  // namespace

@@ -17,12 +17,15 @@
 #include "modelzoo/models/catalog.h"
 #include "modelzoo/models/vgg.h"
 #include "modelzoo/state_dict/state_dict.h"
+#include "models/model_test_util.h"
 
 namespace mm = modelzoo::models;
 namespace fs = std::filesystem;
 using modelzoo::Error;
 
 namespace {
+
+using mz_test::error_of;
 
 const fs::path kGoldens = fs::path(MZ_SOURCE_DIR) / "tests" / "oracle" / "goldens";
 
@@ -48,17 +51,6 @@ std::string shape_str(const std::vector<int64_t>& s) {
   for (std::size_t i = 0; i < s.size(); ++i) os << (i ? ", " : "") << s[i];
   os << ']';
   return os.str();
-}
-
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected modelzoo::Error";
-  return "";
 }
 
 double ms_since(std::chrono::steady_clock::time_point t0) {

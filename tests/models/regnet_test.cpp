@@ -19,11 +19,15 @@
 #include "modelzoo/models/regnet.h"
 #include "modelzoo/state_dict/state_dict.h"
 #include "models/torchvision_oracle.h"
+#include "models/model_test_util.h"
 
 namespace mm = modelzoo::models;
 using modelzoo::Error;
 
 namespace {
+
+using mz_test::error_of;
+using mz_test::uninit;
 
 struct Params {
   std::string name;
@@ -44,31 +48,6 @@ const std::vector<Params> kRegNets = {
     {"regnet_y_16gf", 18, 200, 106.23, 2.48, 112, true},  {"regnet_y_32gf", 20, 232, 115.89, 2.53, 232, true},
     {"regnet_y_128gf", 27, 456, 160.83, 2.52, 264, true},
 };
-
-mm::ArchArgs uninit(int64_t classes = 1000, nlohmann::json extra = nlohmann::json::object()) {
-  mm::ArchArgs a;
-  a.num_classes = classes;
-  a.init_weights = false;
-  a.extra = std::move(extra);
-  return a;
-}
-
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected modelzoo::Error";
-  return "";
-}
-
-#define EXPECT_HAS(haystack, needle)                                    \
-  do {                                                                  \
-    const std::string h_ = (haystack);                                  \
-    EXPECT_NE(h_.find(needle), std::string::npos) << "message: " << h_; \
-  } while (0)
 
 std::string py_float(double v) {
   std::ostringstream os;
@@ -212,17 +191,6 @@ TEST(RegNet, ForwardArgumentsAndBadOptions) {
 
 TEST(RegNet, MatchesTorchvisionX400mfAndY400mf) {
   for (const std::string arch : {"regnet_x_400mf", "regnet_y_400mf"}) {
-    mz_test::TorchvisionCase tv;
-    ASSERT_TRUE(mz_test::run_torchvision(arch, 64, {{"num_classes", 12}}, &tv));
-    mm::Classifier model = mm::build_architecture(arch, uninit(12));
-    const auto report = modelzoo::state_dict::load_state_dict(*model, tv.weights);
-    ASSERT_TRUE(report.ok()) << report.to_string();
-    model->eval();
-    at::NoGradGuard no_grad;
-    const at::Tensor out = model->forward(tv.input);
-    ASSERT_EQ(out.sizes(), tv.expected.sizes());
-    const double diff = mz_test::relative_diff(out, tv.expected);
-    std::cout << "[ parity ] " << arch << " 64x64: relative max |diff| = " << diff << "\n";
-    EXPECT_LE(diff, 1e-4) << arch;
+    EXPECT_LE(mz_test::parity(arch, 64, {{"num_classes", 12}}), 1e-4) << arch;
   }
 }

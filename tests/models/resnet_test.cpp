@@ -15,41 +15,20 @@
 #include "modelzoo/models/resnet.h"
 #include "modelzoo/state_dict/state_dict.h"
 #include "models/torchvision_oracle.h"
+#include "models/model_test_util.h"
 
 namespace mm = modelzoo::models;
 using modelzoo::Error;
 
 namespace {
 
+using mz_test::error_of;
+using mz_test::uninit;
+
 const std::vector<std::string> kResNets = {
     "resnet18",         "resnet34",         "resnet50",        "resnet101",
     "resnet152",        "resnext50_32x4d",  "resnext101_32x8d", "resnext101_64x4d",
     "wide_resnet50_2",  "wide_resnet101_2"};
-
-mm::ArchArgs uninit(int64_t classes = 1000, nlohmann::json extra = nlohmann::json::object()) {
-  mm::ArchArgs a;
-  a.num_classes = classes;
-  a.init_weights = false;
-  a.extra = std::move(extra);
-  return a;
-}
-
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected modelzoo::Error";
-  return "";
-}
-
-#define EXPECT_HAS(haystack, needle)                                            \
-  do {                                                                          \
-    const std::string h_ = (haystack);                                          \
-    EXPECT_NE(h_.find(needle), std::string::npos) << "message: " << h_;         \
-  } while (0)
 
 }  // namespace
 
@@ -275,16 +254,5 @@ TEST(ResNet, ForwardShapesAndModes) {
 // dilated Bottleneck network (ResNeXt-50 with replace_stride_with_dilation).
 TEST(ResNet, DilatedResNeXtMatchesTorchvision) {
   const nlohmann::json kwargs = {{"replace_stride_with_dilation", {false, true, true}}};
-  mz_test::TorchvisionCase c;
-  ASSERT_TRUE(mz_test::run_torchvision("resnext50_32x4d", 32, kwargs, &c));
-  auto m = mm::resnext50_32x4d(uninit(1000, kwargs));
-  const auto report = modelzoo::state_dict::load_state_dict(*m, c.weights);
-  ASSERT_TRUE(report.ok()) << report.to_string();
-  m->eval();
-  at::NoGradGuard no_grad;
-  const at::Tensor out = m->forward(c.input);
-  ASSERT_EQ(out.sizes(), c.expected.sizes());
-  const double diff = mz_test::relative_diff(out, c.expected);
-  std::cout << "[ parity ] resnext50_32x4d dilated 32x32: relative max |diff| = " << diff << "\n";
-  EXPECT_LE(diff, 1e-4);
+  EXPECT_LE(mz_test::parity("resnext50_32x4d", 32, kwargs), 1e-4);
 }

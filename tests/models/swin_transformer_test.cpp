@@ -13,29 +13,15 @@
 #include "modelzoo/error.h"
 #include "modelzoo/models/catalog.h"
 #include "modelzoo/models/swin_transformer.h"
+#include "models/model_test_util.h"
 
 namespace mm = modelzoo::models;
 using modelzoo::Error;
 
 namespace {
 
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected modelzoo::Error";
-  return "";
-}
-
-mm::ArchArgs uninitialised(nlohmann::json extra = nlohmann::json::object()) {
-  mm::ArchArgs args;
-  args.init_weights = false;
-  args.extra = std::move(extra);
-  return args;
-}
+using mz_test::error_of;
+using mz_test::uninit;
 
 // Two stages of two blocks, width 16, 4 x 4 windows.
 mm::SwinTransformer small_swin(bool v2, double sd_prob = 0.0) {
@@ -53,7 +39,7 @@ std::shared_ptr<mm::SwinTransformerBlockImpl> swin_block(const mm::SwinTransform
 }  // namespace
 
 TEST(SwinTransformer, StagesShiftEveryOtherBlockAndDeepenStochasticDepth) {
-  auto t = mm::swin_t(uninitialised());
+  auto t = mm::swin_t(uninit());
   // patch embedding, stage, merge, stage, merge, stage, merge, stage
   ASSERT_EQ(t->features->size(), 8u);
   EXPECT_NE(t->features->at<mm::PatchMergingImpl>(2), nullptr);
@@ -71,7 +57,7 @@ TEST(SwinTransformer, StagesShiftEveryOtherBlockAndDeepenStochasticDepth) {
       EXPECT_FALSE(o.v2());
     }
   }
-  auto v2b = mm::swin_v2_b(uninitialised());
+  auto v2b = mm::swin_v2_b(uninit());
   const auto& last = swin_block(v2b, 3, 1)->options();
   EXPECT_TRUE(last.v2());
   EXPECT_EQ(last.shift_size(), (std::vector<int64_t>{4, 4}));
@@ -79,7 +65,7 @@ TEST(SwinTransformer, StagesShiftEveryOtherBlockAndDeepenStochasticDepth) {
   EXPECT_DOUBLE_EQ(last.stochastic_depth_prob(), 0.5);
   EXPECT_EQ(v2b->head->weight.sizes(), (at::IntArrayRef{1000, 1024}));
   // The catalog builds the same, and accepts the pretrained path's image_size.
-  mm::Classifier any = mm::build_architecture("swin_v2_s", uninitialised({{"image_size", 256}}));
+  mm::Classifier any = mm::build_architecture("swin_v2_s", uninit({{"image_size", 256}}));
   ASSERT_NE(dynamic_cast<mm::SwinTransformerImpl*>(any.get()), nullptr);
 }
 
@@ -218,9 +204,9 @@ TEST(SwinTransformer, BadOptionsAreRefused) {
                                mm::InitPolicy::uninitialised());
   });
   EXPECT_NE(msg.find("window_size must be at least 2 x 2"), std::string::npos) << msg;
-  msg = error_of([] { mm::swin_t(uninitialised({{"window_size", 8}})); });
+  msg = error_of([] { mm::swin_t(uninit({{"window_size", 8}})); });
   EXPECT_NE(msg.find("swin_t: unknown extra argument 'window_size'"), std::string::npos) << msg;
-  msg = error_of([] { mm::swin_s(uninitialised({{"stochastic_depth_prob", 2}})); });
+  msg = error_of([] { mm::swin_s(uninit({{"stochastic_depth_prob", 2}})); });
   EXPECT_NE(msg.find("stochastic_depth_prob must be in [0, 1], got 2"), std::string::npos) << msg;
 
   auto m = small_swin(false);

@@ -14,29 +14,15 @@
 #include "modelzoo/models/catalog.h"
 #include "modelzoo/models/vision_transformer.h"
 #include "modelzoo/state_dict/state_dict.h"
+#include "models/model_test_util.h"
 
 namespace mm = modelzoo::models;
 using modelzoo::Error;
 
 namespace {
 
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected modelzoo::Error";
-  return "";
-}
-
-mm::ArchArgs uninitialised(nlohmann::json extra = nlohmann::json::object()) {
-  mm::ArchArgs args;
-  args.init_weights = false;
-  args.extra = std::move(extra);
-  return args;
-}
+using mz_test::error_of;
+using mz_test::uninit;
 
 // A small ViT: 32 x 32 images, 8 x 8 patches (16 + 1 tokens), 2 layers, 4 heads, width 64.
 mm::VisionTransformer small_vit(bool init = true, double dropout = 0.0) {
@@ -54,19 +40,19 @@ mm::EncoderBlockImpl& block(const mm::VisionTransformer& vit, std::size_t i) {
 
 TEST(VisionTransformer, SequenceLengthFollowsImageSize) {
   // Default 224: (224 / 16)^2 + 1 tokens; the SWAG_E2E weights use 384.
-  auto b16 = mm::vit_b_16(uninitialised());
+  auto b16 = mm::vit_b_16(uninit());
   EXPECT_EQ(b16->encoder->pos_embedding.sizes(), (at::IntArrayRef{1, 197, 768}));
   EXPECT_EQ(b16->seq_length(), 197);
-  auto b16_384 = mm::vit_b_16(uninitialised({{"image_size", 384}}));
+  auto b16_384 = mm::vit_b_16(uninit({{"image_size", 384}}));
   EXPECT_EQ(b16_384->encoder->pos_embedding.sizes(), (at::IntArrayRef{1, 577, 768}));
-  auto l16_512 = mm::vit_l_16(uninitialised({{"image_size", 512}}));
+  auto l16_512 = mm::vit_l_16(uninit({{"image_size", 512}}));
   EXPECT_EQ(l16_512->encoder->pos_embedding.sizes(), (at::IntArrayRef{1, 1025, 1024}));
   EXPECT_EQ(l16_512->encoder->layers->size(), 24u);
-  auto b32 = mm::vit_b_32(uninitialised());
+  auto b32 = mm::vit_b_32(uninit());
   EXPECT_EQ(b32->encoder->pos_embedding.sizes(), (at::IntArrayRef{1, 50, 768}));
   EXPECT_EQ(b32->conv_proj->weight.sizes(), (at::IntArrayRef{768, 3, 32, 32}));
   // The catalog passes the same arguments.
-  mm::Classifier any = mm::build_architecture("vit_l_32", uninitialised({{"image_size", 64}}));
+  mm::Classifier any = mm::build_architecture("vit_l_32", uninit({{"image_size", 64}}));
   auto* l32 = dynamic_cast<mm::VisionTransformerImpl*>(any.get());
   ASSERT_NE(l32, nullptr);
   EXPECT_EQ(l32->seq_length(), 5);
@@ -74,15 +60,15 @@ TEST(VisionTransformer, SequenceLengthFollowsImageSize) {
 }
 
 TEST(VisionTransformer, BadArgumentsAreRefused) {
-  std::string msg = error_of([] { mm::vit_b_16(uninitialised({{"image_size", 250}})); });
+  std::string msg = error_of([] { mm::vit_b_16(uninit({{"image_size", 250}})); });
   EXPECT_NE(msg.find("vit_b_16: extra argument 'image_size' (250) must be a multiple of the patch size 16"),
             std::string::npos)
       << msg;
-  msg = error_of([] { mm::vit_b_32(uninitialised({{"image_size", "large"}})); });
+  msg = error_of([] { mm::vit_b_32(uninit({{"image_size", "large"}})); });
   EXPECT_NE(msg.find("vit_b_32: extra argument 'image_size' must be a number"), std::string::npos) << msg;
-  msg = error_of([] { mm::vit_b_32(uninitialised({{"image_size", 64.5}})); });
+  msg = error_of([] { mm::vit_b_32(uninit({{"image_size", 64.5}})); });
   EXPECT_NE(msg.find("'image_size' must be a positive integer, got 64.5"), std::string::npos) << msg;
-  msg = error_of([] { mm::vit_b_32(uninitialised({{"patch_size", 8}})); });
+  msg = error_of([] { mm::vit_b_32(uninit({{"patch_size", 8}})); });
   EXPECT_NE(msg.find("unknown extra argument 'patch_size'"), std::string::npos) << msg;
   msg = error_of([] { mm::VisionTransformer(mm::VisionTransformerOptions(32, 8, 2, 5, 64, 128)); });
   EXPECT_NE(msg.find("hidden_dim (64) must be divisible by num_heads (5)"), std::string::npos) << msg;
@@ -163,7 +149,7 @@ TEST(VisionTransformer, RepresentationLayerHeads) {
   EXPECT_NE(vit->heads->at<mm::TanhImpl>(1), nullptr);
   EXPECT_EQ(vit->heads->at<mm::LinearImpl>(2)->weight.sizes(), (at::IntArrayRef{7, 48}));
   // Through the catalog too.
-  auto b32 = mm::vit_b_32(uninitialised({{"representation_size", 768}}));
+  auto b32 = mm::vit_b_32(uninit({{"representation_size", 768}}));
   EXPECT_EQ(b32->heads->size(), 3u);
 }
 
@@ -191,7 +177,7 @@ TEST(VisionTransformer, CatalogRenamesLegacyMlpKeys) {
   const mm::ArchInfo* info = mm::find_architecture("vit_b_32");
   ASSERT_NE(info, nullptr);
   EXPECT_EQ(info->family, "vit");
-  auto model = mm::vit_b_32(uninitialised({{"image_size", 64}}));
+  auto model = mm::vit_b_32(uninit({{"image_size", 64}}));
   const auto current = modelzoo::state_dict::state_dict(*model);
   modelzoo::io::StateDict legacy;
   const std::regex mlp0(R"((.*\.mlp)\.0\.(weight|bias))"), mlp3(R"((.*\.mlp)\.3\.(weight|bias))");
