@@ -5,7 +5,7 @@
 set -euo pipefail
 build=$1 src=$2
 work="$build/install_test"
-rm -rf "$work/prefix"
+rm -rf "$work"   # a fresh prefix and consumer build every run
 mkdir -p "$work"
 cmake --install "$build" --prefix "$work/prefix" >/dev/null
 test -f "$work/prefix/include/modelzoo/modelzoo.h"
