@@ -28,17 +28,10 @@
 #include <ATen/ops/zeros.h>
 
 #include "modelzoo/error.h"
+#include "shape_str.h"
 
 namespace modelzoo::models {
 namespace {
-
-std::string shape_str(c10::IntArrayRef s) {
-  std::ostringstream os;
-  os << '[';
-  for (std::size_t i = 0; i < s.size(); ++i) os << (i ? ", " : "") << s[i];
-  os << ']';
-  return os.str();
-}
 
 template <std::size_t D>
 std::string tuple_str(const torch::ExpandingArray<D>& a) {

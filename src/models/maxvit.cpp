@@ -9,17 +9,10 @@
 #include <ATen/ops/softmax.h>
 
 #include "modelzoo/error.h"
+#include "shape_str.h"
 
 namespace modelzoo::models {
 namespace {
-
-std::string shape_str(c10::IntArrayRef s) {
-  std::ostringstream os;
-  os << '[';
-  for (std::size_t i = 0; i < s.size(); ++i) os << (i ? ", " : "") << s[i];
-  os << ']';
-  return os.str();
-}
 
 std::string pair_str(const MaxVitSize& s) {
   return "(" + std::to_string(s[0]) + ", " + std::to_string(s[1]) + ")";

@@ -11,17 +11,10 @@
 #include <ATen/ops/softmax.h>
 
 #include "modelzoo/error.h"
+#include "shape_str.h"
 
 namespace modelzoo::models {
 namespace {
-
-std::string shape_str(c10::IntArrayRef s) {
-  std::ostringstream os;
-  os << '[';
-  for (std::size_t i = 0; i < s.size(); ++i) os << (i ? ", " : "") << s[i];
-  os << ']';
-  return os.str();
-}
 
 void require_positive(const std::string& who, const char* field, int64_t v) {
   if (v <= 0) throw Error(who + ": " + field + " must be positive, got " + std::to_string(v));
