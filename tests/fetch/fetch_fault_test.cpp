@@ -26,15 +26,10 @@ TEST_F(FetchTest, BodyShorterThanContentLengthEveryTimeGivesUpKeepingAResumableP
   const std::string rel = serve("short.pth", content).substr(1);
   const std::string path = "/truncate/3/3000/" + rel;
   const std::string url = srv().http_url() + path;
-  try {
-    fetch::fetch_to_cache(request(url, content), cache_, fast_options());
-    FAIL() << "expected FetchError";
-  } catch (const FetchError& e) {
-    const std::string msg = e.what();
-    EXPECT_TRUE(contains(msg, url)) << msg;
-    EXPECT_TRUE(contains(msg, "model:TEST")) << msg;
-    EXPECT_TRUE(contains(msg, "gave up after 3 attempts")) << msg;
-  }
+  const std::string msg = fetch_error_of([&] { fetch::fetch_to_cache(request(url, content), cache_, fast_options()); });
+  EXPECT_TRUE(contains(msg, url)) << msg;
+  EXPECT_TRUE(contains(msg, "model:TEST")) << msg;
+  EXPECT_TRUE(contains(msg, "gave up after 3 attempts")) << msg;
   expect_only_verified_files({});
   EXPECT_FALSE(fs::exists(cache_dir() / "short.pth"));
   EXPECT_EQ(read_bytes(cache_dir() / "short.pth.part"), content.substr(0, 9000));
@@ -123,15 +118,10 @@ TEST_F(FetchTest, ConnectionResetEveryTimeIsAClearError) {
   const std::string url = srv().backend_url() + path;
   auto o = fast_options();
   o.max_attempts = 2;
-  try {
-    fetch::fetch_to_cache(request(url, content), cache_, o);
-    FAIL() << "expected FetchError";
-  } catch (const FetchError& e) {
-    const std::string msg = e.what();
-    EXPECT_TRUE(contains(msg, url)) << msg;
-    EXPECT_TRUE(contains(msg, "gave up after 2 attempts")) << msg;
-    EXPECT_TRUE(contains(msg, "reset") || contains(msg, "Recv failure")) << msg;
-  }
+  const std::string msg = fetch_error_of([&] { fetch::fetch_to_cache(request(url, content), cache_, o); });
+  EXPECT_TRUE(contains(msg, url)) << msg;
+  EXPECT_TRUE(contains(msg, "gave up after 2 attempts")) << msg;
+  EXPECT_TRUE(contains(msg, "reset") || contains(msg, "Recv failure")) << msg;
   EXPECT_EQ(srv().backend_requests(path).size(), 2u);
   expect_only_verified_files({});
 }
@@ -167,15 +157,10 @@ TEST_F(FetchTest, StallBeforeTheFirstByteEveryTimeIsAClearError) {
   o.max_attempts = 2;
   o.low_speed_limit_bytes = 1;
   o.low_speed_time_seconds = 1;
-  try {
-    fetch::fetch_to_cache(request(url, content), cache_, o);
-    FAIL() << "expected FetchError";
-  } catch (const FetchError& e) {
-    const std::string msg = e.what();
-    EXPECT_TRUE(contains(msg, url)) << msg;
-    EXPECT_TRUE(contains(msg, "Timeout")) << msg;
-    EXPECT_TRUE(contains(msg, "gave up after 2 attempts")) << msg;
-  }
+  const std::string msg = fetch_error_of([&] { fetch::fetch_to_cache(request(url, content), cache_, o); });
+  EXPECT_TRUE(contains(msg, url)) << msg;
+  EXPECT_TRUE(contains(msg, "Timeout")) << msg;
+  EXPECT_TRUE(contains(msg, "gave up after 2 attempts")) << msg;
   EXPECT_EQ(srv().backend_hits(path), 2);
   expect_only_verified_files({});
   EXPECT_EQ(size_or_zero(cache_dir() / "silent.pth.part"), 0u);
@@ -186,16 +171,11 @@ TEST_F(FetchTest, StallBeforeTheFirstByteEveryTimeIsAClearError) {
 TEST_F(FetchTest, RedirectLoopIsAClearErrorNamingTheUrl) {
   const std::string path = "/loop/" + name_ + "/w.pth";
   const std::string url = srv().http_url() + path;
-  try {
-    fetch::fetch_to_cache(request(url, "x"), cache_, fast_options());
-    FAIL() << "expected FetchError";
-  } catch (const FetchError& e) {
-    const std::string msg = e.what();
-    EXPECT_TRUE(contains(msg, "too many redirects")) << msg;
-    EXPECT_TRUE(contains(msg, "redirect loop")) << msg;
-    EXPECT_TRUE(contains(msg, url)) << msg;
-    EXPECT_TRUE(contains(msg, "model:TEST")) << msg;
-  }
+  const std::string msg = fetch_error_of([&] { fetch::fetch_to_cache(request(url, "x"), cache_, fast_options()); });
+  EXPECT_TRUE(contains(msg, "too many redirects")) << msg;
+  EXPECT_TRUE(contains(msg, "redirect loop")) << msg;
+  EXPECT_TRUE(contains(msg, url)) << msg;
+  EXPECT_TRUE(contains(msg, "model:TEST")) << msg;
   EXPECT_EQ(srv().request_count(path), 11u);  // the request and 10 redirects; not retried
   expect_only_verified_files({});
   EXPECT_FALSE(fs::exists(cache_dir() / "w.pth.part"));
@@ -211,16 +191,11 @@ TEST_F(FetchTest, TenRedirectsAreFollowedElevenAreTooMany) {
   EXPECT_EQ(read_bytes(r.path), content);
 
   const cache::Cache other(cache::CacheOptions{tmp_ / "other", {}});
-  try {
-    fetch::fetch_to_cache(request(srv().http_url() + eleven + path, content), other, fast_options());
-    FAIL() << "expected FetchError";
-  } catch (const FetchError& e) {
-    const std::string msg = e.what();
-    EXPECT_TRUE(contains(msg, "too many redirects")) << msg;
-    EXPECT_TRUE(contains(msg, srv().http_url() + eleven + path)) << msg;
-    // The hop that was not followed any more.
-    EXPECT_TRUE(contains(msg, "pointed to " + srv().http_url() + path)) << msg;
-  }
+  const std::string msg = fetch_error_of([&] { fetch::fetch_to_cache(request(srv().http_url() + eleven + path, content), other, fast_options()); });
+  EXPECT_TRUE(contains(msg, "too many redirects")) << msg;
+  EXPECT_TRUE(contains(msg, srv().http_url() + eleven + path)) << msg;
+  // The hop that was not followed any more.
+  EXPECT_TRUE(contains(msg, "pointed to " + srv().http_url() + path)) << msg;
   EXPECT_FALSE(fs::exists(tmp_ / "other/far.pth"));
 }
 

@@ -273,15 +273,10 @@ TEST_F(FetchTest, EverySourceFailingNamesEachOfThem) {
   auto o = fast_options();
   o.mirrors = {srv().http_url() + "/status/404/" + name_ + "/a"};
   const std::string own = srv().http_url() + "/status/403/" + name_ + "/m.pth";
-  try {
-    fetch::fetch_to_cache(request(own, "x"), cache_, o);
-    FAIL() << "expected FetchError";
-  } catch (const FetchError& e) {
-    const std::string msg = e.what();
-    EXPECT_TRUE(contains(msg, "every source failed for model:TEST")) << msg;
-    EXPECT_TRUE(contains(msg, "HTTP 404 for " + srv().http_url() + "/status/404/" + name_ + "/a/m.pth")) << msg;
-    EXPECT_TRUE(contains(msg, "HTTP 403 for " + own)) << msg;
-  }
+  const std::string msg = fetch_error_of([&] { fetch::fetch_to_cache(request(own, "x"), cache_, o); });
+  EXPECT_TRUE(contains(msg, "every source failed for model:TEST")) << msg;
+  EXPECT_TRUE(contains(msg, "HTTP 404 for " + srv().http_url() + "/status/404/" + name_ + "/a/m.pth")) << msg;
+  EXPECT_TRUE(contains(msg, "HTTP 403 for " + own)) << msg;
 }
 
 TEST_F(FetchTest, OfflineMissingFileIsAClearErrorWithoutNetwork) {

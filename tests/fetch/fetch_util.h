@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "modelzoo/error.h"
 #include "cache/test_util.h"
 #include "modelzoo/cache/cache.h"
 #include "modelzoo/cache/sha256.h"
@@ -50,6 +51,19 @@ inline uint64_t size_or_zero(const fs::path& p) {
   std::error_code ec;
   const auto n = fs::file_size(p, ec);
   return ec ? 0 : static_cast<uint64_t>(n);
+}
+
+/// The message of the FetchError that `f` throws; fails the test when it
+/// throws none.
+template <typename F>
+std::string fetch_error_of(F&& f) {
+  try {
+    f();
+  } catch (const modelzoo::FetchError& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "expected FetchError";
+  return "";
 }
 
 /// Polls `done` every 5 ms for up to `seconds`; returns its last value.
