@@ -18,6 +18,7 @@
 #include "modelzoo/models/classifier.h"
 #include "modelzoo/registry/registry.h"
 #include "modelzoo/state_dict/state_dict.h"
+#include "modelzoo/transforms/encode.h"
 #include "modelzoo/transforms/image.h"
 #include "modelzoo/transforms/labels.h"
 #include "modelzoo/transforms/preprocess.h"

@@ -1,7 +1,9 @@
 // Parsing and validation of registry documents (schema: registry/README.md).
 #include "registry/parse.h"
 
+#include <algorithm>
 #include <cctype>
+#include <iterator>
 #include <cmath>
 #include <cstdio>
 #include <optional>
@@ -23,7 +25,7 @@ const std::string kNameRule =
 
 const std::vector<std::string> kRootKeys = {"format_version", "description", "categories",
                                             "models"};
-const std::vector<std::string> kModelKeys = {"arch", "default", "weights"};
+const std::vector<std::string> kModelKeys = {"arch", "default", "task", "weights"};
 const std::vector<std::string> kWeightsKeys = {"url",        "sha256",     "sha256_prefix",
                                                "size",       "file_name",  "transforms",
                                                "categories", "meta"};
@@ -503,6 +505,18 @@ ParsedDocument parse_document(const std::string& text, const std::string& origin
         pm.has_arch = true;
         pm.entry.arch = c.name(c.string(m["arch"], child(p, "arch")), child(p, "arch"), "architecture name");
       }
+      if (m.contains("task")) {
+        pm.has_task = true;
+        const std::string pk = child(p, "task");
+        pm.entry.task = c.string(m["task"], pk);
+        bool known_task = false;
+        std::string tasks;
+        for (const char* t : kTasks) {
+          known_task = known_task || pm.entry.task == t;
+          tasks += std::string(tasks.empty() ? "" : ", ") + quote(t);
+        }
+        if (!known_task) c.error(pk, "expected one of " + tasks + ", got " + quote(pm.entry.task));
+      }
       if (m.contains("default")) {
         pm.has_default = true;
         pm.entry.default_tag = c.string(m["default"], child(p, "default"));
@@ -532,6 +546,10 @@ void validate_entry(ModelEntry& entry, const std::string& origin) {
   c.name(entry.name, p, "model name");
   if (entry.arch.empty()) entry.arch = entry.name;
   c.name(entry.arch, child(p, "arch"), "architecture name");
+  if (std::none_of(std::begin(kTasks), std::end(kTasks),
+                   [&entry](const char* t) { return entry.task == t; })) {
+    c.error(child(p, "task"), "unknown task " + quote(entry.task));
+  }
   if (entry.weights.empty()) c.error(child(p, "weights"), "expected at least one weights entry, got none");
   std::set<std::string> seen;
   for (auto& w : entry.weights) {

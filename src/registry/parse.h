@@ -12,6 +12,7 @@ namespace modelzoo::registry::detail {
 struct ParsedModel {
   ModelEntry entry;          ///< name, weights, origin; arch/default_tag empty when not given
   bool has_arch = false;     ///< "arch" was given
+  bool has_task = false;     ///< "task" was given
   bool has_default = false;  ///< "default" was given
   bool has_weights = false;  ///< "weights" was given
 };

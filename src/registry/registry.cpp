@@ -219,6 +219,7 @@ std::vector<std::string> Registry::add_json(const std::string& text, const std::
       merged.arch = name;
     }
     if (pm.has_arch) merged.arch = pm.entry.arch;
+    if (pm.has_task) merged.task = pm.entry.task;
     for (auto& w : pm.entry.weights) {
       auto it = std::find_if(merged.weights.begin(), merged.weights.end(),
                              [&w](const WeightsEntry& e) { return e.tag == w.tag; });

@@ -29,6 +29,10 @@ namespace modelzoo::registry {
 /// The registry document version this library reads (`"format_version": 1`).
 inline constexpr int kFormatVersion = 1;
 
+/// The tasks a model entry may name in its `task` field.
+inline const char* const kTasks[] = {"classification", "detection", "segmentation", "video",
+                                     "optical_flow"};
+
 /// Preprocessing that the weights were trained with (torchvision's
 /// ImageClassification preset, plus what caffe-converted weights need).
 struct Transforms {
@@ -70,6 +74,9 @@ struct ModelEntry {
   std::string name;         ///< e.g. "vgg19"
   std::string arch;         ///< architecture builder name (usually == name)
   std::string default_tag;  ///< tag that "DEFAULT" / pretrained=true resolves to
+  /// What the model does: "classification" (the default), "detection",
+  /// "segmentation", "video" or "optical_flow" (see kTasks).
+  std::string task = "classification";
   std::vector<WeightsEntry> weights;  ///< in file order
   std::string origin;       ///< file the (last) definition came from
 
