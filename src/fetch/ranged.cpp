@@ -699,6 +699,7 @@ std::optional<FetchResult> RangedDownload::run() {
     // One connection per range (no HTTP/2 multiplexing): per-connection caps are what ranges get around.
     curl_multi_setopt(multi_, CURLMOPT_PIPELINING, static_cast<long>(CURLPIPE_NOTHING));
     curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS, static_cast<long>(o_.connections));
+    bool was_probing = probing_;
     for (;;) {
       launch();
       int running = 0;
@@ -723,7 +724,9 @@ std::optional<FetchResult> RangedDownload::run() {
       hasher_->advance(contiguous());
       maybe_save_record();
       if (active_ == 0 && all_complete()) break;
-      report(false);
+      // At once when the probe has shown range support (before the other ranges start), else every 100 ms.
+      report(/*final=*/was_probing && !probing_);
+      was_probing = probing_;
       // Until something happens on a connection, or the next retry is due.
       int wait_ms = 100;
       if (active_ == 0) {

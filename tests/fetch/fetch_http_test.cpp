@@ -267,6 +267,11 @@ TEST_F(FetchTest, MirrorWithWrongContentFailsOverToTheOwnUrl) {
   EXPECT_EQ(read_bytes(r.path), content);
   EXPECT_EQ(srv().request_count("/bad-mirror-" + name_ + "/m.pth"), 1u);
   EXPECT_EQ(srv().request_count(own), 1u);
+  // Not skipped silently: the result names the mirror and what was wrong.
+  ASSERT_EQ(r.warnings.size(), 1u);
+  EXPECT_TRUE(contains(r.warnings[0], srv().http_url() + "/bad-mirror-" + name_ + "/m.pth")) << r.warnings[0];
+  EXPECT_TRUE(contains(r.warnings[0], "sha256 mismatch")) << r.warnings[0];
+  EXPECT_TRUE(contains(r.warnings[0], "used " + srv().http_url() + own)) << r.warnings[0];
 }
 
 TEST_F(FetchTest, EverySourceFailingNamesEachOfThem) {
