@@ -193,6 +193,7 @@ TEST_F(FetchTest, RedirectLoopIsAClearErrorNamingTheUrl) {
   EXPECT_TRUE(contains(msg, "redirect loop")) << msg;
   EXPECT_TRUE(contains(msg, url)) << msg;
   EXPECT_TRUE(contains(msg, "model:TEST")) << msg;
+  EXPECT_TRUE(contains(msg, (cache_dir() / "w.pth").string())) << msg;
   EXPECT_EQ(srv().request_count(path), 11u);  // the request and 10 redirects; not retried
   expect_only_verified_files({});
   EXPECT_FALSE(fs::exists(cache_dir() / "w.pth.part"));

@@ -75,6 +75,7 @@ TEST_F(FetchTest, HttpsWithoutTheCaFailsWithATlsError) {
     const std::string msg = e.what();
     EXPECT_TRUE(contains(msg, "TLS verification failed")) << msg;
     EXPECT_TRUE(contains(msg, srv().https_url() + path)) << msg;
+    EXPECT_TRUE(contains(msg, (cache_dir() / "tls.pth").string())) << msg;
     EXPECT_TRUE(contains(msg, "model:TEST")) << msg;
   }
   EXPECT_LT(seconds_since(start), 2.0);  // permanent: no retries
@@ -133,6 +134,9 @@ TEST_F(FetchTest, HashMismatchLeavesTheCacheEmptyAndSaysWhy) {
     EXPECT_TRUE(contains(msg, "evil:IMAGENET1K_V1")) << msg;
     EXPECT_TRUE(contains(msg, "http://127.0.0.1:" + std::to_string(srv().http_port()) + path)) << msg;
     EXPECT_TRUE(contains(msg, (cache_dir() / "evil.pth").string())) << msg;
+    // The path is named as where nothing was stored, never as where the file went.
+    EXPECT_TRUE(contains(msg, "nothing was stored as " + (cache_dir() / "evil.pth").string())) << msg;
+    EXPECT_FALSE(contains(msg, "downloaded ")) << msg;
     EXPECT_TRUE(contains(msg, std::string(64, '0'))) << msg;
     EXPECT_TRUE(contains(msg, digest_of(served))) << msg;
     EXPECT_FALSE(contains(msg, "hunter2")) << msg;
@@ -173,6 +177,7 @@ TEST_F(FetchTest, NotFoundAndForbiddenFailAtOnce) {
       EXPECT_TRUE(contains(msg, "HTTP " + std::to_string(code))) << msg;
       EXPECT_TRUE(contains(msg, srv().http_url() + path)) << msg;
       EXPECT_TRUE(contains(msg, "model:TEST")) << msg;
+      EXPECT_TRUE(contains(msg, (cache_dir() / "gone.pth").string())) << msg;  // the target path, as docs/cache.md says
     }
     EXPECT_LT(seconds_since(start), 2.0);
     EXPECT_EQ(srv().request_count(path), 1u) << code;
