@@ -319,6 +319,7 @@ class RangedDownload {
   uint64_t done_bytes() const;
   bool all_complete() const;
   std::string where() const { return job_.where(); }
+  int connections() const { return std::clamp(o_.connections, 1, FetchOptions::kMaxConnections); }
 
   Job& job_;
   const FetchOptions& o_;
@@ -515,7 +516,7 @@ void RangedDownload::launch() {
     if (!ranges_[0].active && ranges_[0].not_before <= now) start(0, /*probe=*/true);
     return;
   }
-  for (std::size_t i = 0; i < ranges_.size() && active_ < o_.connections; ++i) {
+  for (std::size_t i = 0; i < ranges_.size() && active_ < connections(); ++i) {
     const Range& r = ranges_[i];
     if (!r.active && !r.complete() && r.not_before <= now) start(i, /*probe=*/false);
   }
@@ -681,7 +682,7 @@ std::optional<FetchResult> RangedDownload::run() {
     discard_partial(job_);
     if (!job_.known_size()) return std::nullopt;  // nothing to plan ranges from: one connection
     total_ = *job_.known_size();
-    ranges_ = plan(total_, o_.connections, o_.min_range_bytes);
+    ranges_ = plan(total_, connections(), o_.min_range_bytes);
   }
   const int fd = ::open(job_.part.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | (kept ? 0 : O_TRUNC), 0666);
   if (fd < 0) {
@@ -698,7 +699,7 @@ std::optional<FetchResult> RangedDownload::run() {
     if (multi_ == nullptr) throw FetchError("libcurl: curl_multi_init failed");
     // One connection per range (no HTTP/2 multiplexing): per-connection caps are what ranges get around.
     curl_multi_setopt(multi_, CURLMOPT_PIPELINING, static_cast<long>(CURLPIPE_NOTHING));
-    curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS, static_cast<long>(o_.connections));
+    curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS, static_cast<long>(connections()));
     bool was_probing = probing_;
     for (;;) {
       launch();
