@@ -157,6 +157,40 @@ TEST_F(RangedTest, KilledAtSeveralPointsThenARerunCompletesWithoutFetchingMuchTw
   expect_only_verified_files({{"killed.pth", content}});
 }
 
+TEST_F(RangedTest, ASecondProcessWaitsAndSeesTheRangesProgress) {
+  const std::string content = pseudo_random_bytes(8u << 20, 102);
+  const std::string rel = serve("shared.pth", content).substr(1);
+  const std::string path = "/rate/2m/" + rel;  // 8 MB/s over four connections: about a second
+  const std::string url = srv().http_url() + path;
+  auto env = child_env(url, content);
+  env["MZ_FETCH_CHILD_CONNECTIONS"] = "4";
+  env["MZ_FETCH_CHILD_MIN_RANGE"] = std::to_string(1 << 20);
+  const pid_t child = spawn_child(env, (tmp_ / "child.out").string());
+  ASSERT_GT(child, 0);
+  // The child holds the lock once its record exists.
+  ASSERT_TRUE(wait_for([&] { return fs::exists(cache_dir() / "shared.pth.part.meta"); }, 60));
+  auto o = ranged_options();
+  std::vector<fetch::Progress> waiting;
+  o.on_progress = [&](const fetch::Progress& p) {
+    if (p.waiting) waiting.push_back(p);
+  };
+  const auto r = fetch::fetch_to_cache(request(url, content), cache_, o);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_FALSE(r.downloaded);  // the child's download, found after the wait
+  EXPECT_EQ(r.sha256, digest_of(content));
+  EXPECT_EQ(srv().request_count(path), 4u);  // one download, four ranges
+  // The waiter's progress is the completed bytes of the record, not the
+  // partial file's size (which is the full size from the start).
+  ASSERT_GE(waiting.size(), 2u);
+  EXPECT_TRUE(std::any_of(waiting.begin(), waiting.end(),
+                          [&](const auto& p) { return p.bytes > 0 && p.bytes < content.size(); }));
+  for (std::size_t i = 1; i < waiting.size(); ++i) EXPECT_GE(waiting[i].bytes, waiting[i - 1].bytes);
+  EXPECT_EQ(waiting.back().bytes, content.size());
+  expect_only_verified_files({{"shared.pth", content}});
+}
+
 TEST_F(RangedTest, KilledAfterTheLastRangeThenARerunPublishesWithoutARequest) {
   const std::string content = pseudo_random_bytes(4u << 20, 94);
   const std::string path = serve("done.pth", content);
