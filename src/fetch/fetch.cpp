@@ -978,9 +978,10 @@ std::unique_ptr<cache::EntryLock> lock_entry(const fs::path& target, const std::
     std::error_code ec;
     // A ranged download's partial file has its full size from the start: its
     // record says how much of it is there.
-    const auto done = ranged_done_bytes(meta);
+    bool ranged = false;
+    const auto done = ranged_done_bytes(meta, &ranged);
     const auto size = done ? *done : fs::file_size(part, ec);
-    if (!ec) {
+    if (!ec && (done || !ranged)) {  // a record caught mid-rewrite says nothing this time
       if (!first) first = size;
       last = std::max<uint64_t>(last, size);
     }

@@ -201,7 +201,8 @@ std::optional<FetchResult> attempt_ranged(Job& job);
 /// single-connection partial file to resume.
 bool wants_ranges(const Job& job);
 /// The bytes a ranged download's record (`<part>.meta`) says are complete;
-/// nullopt when it is not a ranged record.
-std::optional<uint64_t> ranged_done_bytes(const fs::path& meta);
+/// nullopt when it is not a ranged record or cannot be read right now.
+/// `*ranged` says whether the file is a ranged record at all.
+std::optional<uint64_t> ranged_done_bytes(const fs::path& meta, bool* ranged);
 
 }  // namespace modelzoo::fetch::detail

@@ -12,6 +12,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -768,7 +769,12 @@ std::optional<FetchResult> attempt_ranged(Job& job) {
   return d.run();
 }
 
-std::optional<uint64_t> ranged_done_bytes(const fs::path& meta) {
+std::optional<uint64_t> ranged_done_bytes(const fs::path& meta, bool* ranged) {
+  *ranged = false;
+  std::ifstream in(meta);
+  if (!in) return std::nullopt;
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  *ranged = text.find("\"ranges\"") != std::string::npos;
   const auto rec = parse_record(meta);
   if (!rec) return std::nullopt;
   uint64_t n = 0;

@@ -159,6 +159,14 @@ TEST(CacheToolFetch, ConnectionsTimeoutAndRetriesAreChecked) {
     EXPECT_EQ(u.exit_code, 2) << bad[0] << " " << bad[1];
     EXPECT_THAT(u.err, HasSubstr(bad[0]));
   }
+  // A silent server is given up on after --retries + 1 attempts of --timeout seconds each.
+  const Served quiet = sb.serve("silent", "V1", random_bytes(3000, 65));
+  const std::string stall = "/stall/9/0" + quiet.server_path();
+  sb.add_entry("silent_stall", "V1", server().http_url() + stall, quiet.sha256, quiet.bytes.size());
+  const ToolRun stalled = sb.tool({"fetch", "--timeout", "1", "--retries", "1", "silent_stall"});
+  EXPECT_EQ(stalled.exit_code, 1);
+  EXPECT_THAT(stalled.err, HasSubstr("gave up after 2 attempts"));
+  EXPECT_EQ(server().backend_hits(stall), 2);
   const ToolRun env_bad = sb.tool({"fetch", "split"}, {{"MODELZOO_CONNECTIONS", "many"}});
   EXPECT_NE(env_bad.exit_code, 0);
   EXPECT_THAT(env_bad.err, HasSubstr("MODELZOO_CONNECTIONS"));
