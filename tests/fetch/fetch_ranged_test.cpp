@@ -341,6 +341,23 @@ TEST_F(RangedTest, DiskFullShowsBeforeTheRangesStart) {
   expect_only_verified_files({});
 }
 
+TEST_F(RangedTest, PrivatePartialsOnNetworkFilesystemsKeepNoRecord) {
+  // Where flock cannot be trusted the ranges go into a file private to the
+  // process; a cut range is still resumed within the call.
+  const std::string content = pseudo_random_bytes(6u << 20, 103);
+  const std::string rel = serve("private.pth", content).substr(1);
+  const std::string path = "/ranged/cut/1/" + rel;
+  auto o = ranged_options();
+  o.private_partials = true;
+  const auto r = fetch::fetch_to_cache(request(srv().http_url() + path, content), cache_, o);
+  EXPECT_EQ(r.sha256, digest_of(content));
+  EXPECT_EQ(r.bytes_transferred, content.size());
+  EXPECT_GE(r.connections, 2);
+  for (const auto& name : mz_cache_test::listing(cache_dir())) {
+    EXPECT_TRUE(name == "private.pth" || name == "private.pth.lock" || name == "private.pth.mzstamp") << name;
+  }
+}
+
 TEST_F(RangedTest, ConnectionsAndTimeoutsComeFromTheEnvironment) {
   ::setenv("MODELZOO_CONNECTIONS", "8", 1);
   ::setenv("MODELZOO_TIMEOUT", "7", 1);
