@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <set>
 
 #include "commands.h"
@@ -22,6 +23,9 @@ struct FetchCliOptions {
   std::vector<std::string> list_files;
   int jobs = 4;
   std::string progress = "auto";
+  std::optional<int> connections;      ///< --connections (else MODELZOO_CONNECTIONS, else 4)
+  std::optional<long> timeout_seconds; ///< --timeout (else MODELZOO_TIMEOUT)
+  std::optional<int> retries;          ///< --retries (else MODELZOO_RETRIES)
 };
 
 /// One line of work: a spec as typed and what it resolved to (or why not).
@@ -113,10 +117,34 @@ void fetch_one(const Context& ctx, ProgressBoard& board, Item& item) {
               {"sha256", res.sha256},
               {"url", res.downloaded ? json(res.url) : json(nullptr)},
               {"seconds", secs}});
-    std::string line = (res.downloaded ? "fetched  " : "cached   ") + label + " -> " + res.path.string() + " (" +
-                       human_size(res.bytes);
-    if (res.downloaded && secs > 0) line += ", " + human_rate(static_cast<double>(res.bytes) / secs);
-    board.finish(id, ctx.quiet ? "" : line + ")");
+    json warnings = json::array();
+    for (const auto& w : res.warnings) {
+      warnings.push_back(w);
+      board.note("warning  " + label + ": " + w);
+    }
+    r.update({{"bytes_transferred", res.bytes_transferred},
+              {"bytes_reused", res.bytes_reused},
+              {"resumed", res.resumed},
+              {"published_kept_part", res.published_kept_part},
+              {"connections", res.connections},
+              {"warnings", warnings}});
+    std::string line;
+    if (!res.downloaded) {
+      line = "cached   " + label + " -> " + res.path.string() + " (" + human_size(res.bytes) + ")";
+    } else if (res.published_kept_part) {
+      line = "published " + label + " -> " + res.path.string() + " (" + human_size(res.bytes) +
+             ": a complete download kept from an earlier run, verified; nothing transferred)";
+    } else {
+      line = "fetched  " + label + " -> " + res.path.string() + " (" + human_size(res.bytes);
+      if (res.resumed) {
+        line += ": resumed, " + human_size(res.bytes_reused) + " kept from an earlier run, " +
+                human_size(res.bytes_transferred) + " transferred";
+      }
+      if (secs > 0) line += ", " + human_rate(static_cast<double>(res.bytes_transferred) / secs);
+      if (res.connections > 1) line += ", " + std::to_string(res.connections) + " connections";
+      line += ")";
+    }
+    board.finish(id, ctx.quiet ? "" : line);
   } catch (const mz::Error& e) {
     r.update({{"status", "failed"}, {"error", e.what()}});
     board.finish(id, "FAILED   " + label + ": " + e.what());
@@ -125,6 +153,27 @@ void fetch_one(const Context& ctx, ProgressBoard& board, Item& item) {
 
 int run_fetch(Context& ctx, const FetchCliOptions& opt) {
   if (opt.jobs < 1 || opt.jobs > 64) throw UsageError("--jobs: expected 1..64, got " + std::to_string(opt.jobs));
+  const int max_connections = mz::fetch::FetchOptions::kMaxConnections;
+  if (opt.connections) {
+    if (*opt.connections < 1 || *opt.connections > max_connections) {
+      throw UsageError("--connections: expected 1.." + std::to_string(max_connections) + ", got " +
+                       std::to_string(*opt.connections));
+    }
+    ctx.fetch.connections = *opt.connections;
+  }
+  if (opt.timeout_seconds) {
+    if (*opt.timeout_seconds < 1 || *opt.timeout_seconds > 86400) {
+      throw UsageError("--timeout: expected 1..86400 seconds, got " + std::to_string(*opt.timeout_seconds));
+    }
+    ctx.fetch.connect_timeout_seconds = *opt.timeout_seconds;
+    ctx.fetch.low_speed_time_seconds = *opt.timeout_seconds;
+  }
+  if (opt.retries) {
+    if (*opt.retries < 0 || *opt.retries > 100) {
+      throw UsageError("--retries: expected 0..100, got " + std::to_string(*opt.retries));
+    }
+    ctx.fetch.max_attempts = *opt.retries + 1;
+  }
   std::vector<Item> items = collect(ctx, opt);
   const ProgressMode mode = ctx.quiet ? ProgressMode::None : parse_progress_mode(opt.progress, stderr);
   {
@@ -133,13 +182,15 @@ int run_fetch(Context& ctx, const FetchCliOptions& opt) {
   }
 
   json results = json::array();
-  std::size_t downloaded = 0, cached = 0, failed = 0;
-  uint64_t bytes_downloaded = 0;
+  std::size_t downloaded = 0, cached = 0, failed = 0, resumed = 0, warned = 0;
+  uint64_t bytes_downloaded = 0;  // transferred in this run (not the kept parts of resumed files)
   for (const auto& item : items) {
     const std::string status = item.result.value("status", "failed");
+    if (item.result.contains("warnings") && !item.result["warnings"].empty()) ++warned;
     if (status == "downloaded") {
       ++downloaded;
-      bytes_downloaded += item.result.value("bytes", uint64_t{0});
+      bytes_downloaded += item.result.value("bytes_transferred", uint64_t{0});
+      if (item.result.value("resumed", false) || item.result.value("published_kept_part", false)) ++resumed;
     } else if (status == "cached") {
       ++cached;
     } else {
@@ -155,8 +206,11 @@ int run_fetch(Context& ctx, const FetchCliOptions& opt) {
               {"downloaded", downloaded},
               {"cached", cached},
               {"failed", failed},
+              {"resumed", resumed},
+              {"with_warnings", warned},
               {"bytes_downloaded", bytes_downloaded}}}});
-  ctx.say(std::to_string(downloaded) + " downloaded (" + human_size(bytes_downloaded) + "), " +
+  ctx.say(std::to_string(downloaded) + " downloaded (" + human_size(bytes_downloaded) + " transferred" +
+          (resumed > 0 ? ", " + std::to_string(resumed) + " continued from an earlier run" : std::string()) + "), " +
           std::to_string(cached) + " already cached, " + std::to_string(failed) + " failed");
   return failed == 0 ? kOk : kFailure;
 }
@@ -170,6 +224,16 @@ Command add_fetch(CLI::App& root) {
   app->add_flag("--all", opt->all, "every registered model's default weights");
   app->add_option("--from-file", opt->list_files, "a file with one NAME[:TAG] per line ('#' starts a comment)");
   app->add_option("--jobs,-j", opt->jobs, "downloads at the same time (default 4)");
+  app->add_option("--connections", opt->connections,
+                  "connections per download: large files from servers that serve ranges are split "
+                  "(1.." + std::to_string(mz::fetch::FetchOptions::kMaxConnections) +
+                      "; default MODELZOO_CONNECTIONS, else 4)");
+  app->add_option("--timeout", opt->timeout_seconds,
+                  "seconds to connect, and that a transfer may stall before it is retried "
+                  "(default MODELZOO_TIMEOUT, else 30 to connect and 60 stalled)");
+  app->add_option("--retries", opt->retries,
+                  "retries of a transfer (or range) that made no progress; 0 = one attempt only "
+                  "(default MODELZOO_RETRIES, else 3)");
   app->add_option("--progress", opt->progress,
                   "auto (bars on a terminal, plain lines otherwise), bar, plain or none (default auto)");
   app->footer(

@@ -25,7 +25,10 @@ mz::registry::Registry make_registry(const Globals& g) {
 
 mz::fetch::FetchOptions make_fetch(const Globals& g) {
   mz::fetch::FetchOptions o = mz::fetch::FetchOptions::from_env();
-  if (g.offline) o.offline = true;
+  if (g.offline) {
+    o.offline = true;
+    o.offline_origin = "--offline";
+  }
   o.mirrors.insert(o.mirrors.begin(), g.mirrors.begin(), g.mirrors.end());
   return o;
 }

@@ -2,7 +2,9 @@
 # A throwaway nginx on 127.0.0.1 serving one directory (demo and benchmarks).
 #   scripts/local_nginx.sh start ROOT STATE_DIR   -> prints the base URL
 #   scripts/local_nginx.sh stop STATE_DIR
-# All nginx state (config, pid, logs, temp paths) lives in STATE_DIR.
+# All nginx state (config, pid, logs, temp paths) lives in STATE_DIR. Files are
+# also served under /limited/ with a per-connection cap of LIMIT_RATE (nginx
+# limit_rate syntax, default 20m = 20 MiB/s).
 set -euo pipefail
 cmd=${1:?start|stop}
 case "$cmd" in
@@ -27,6 +29,8 @@ http {
     listen 127.0.0.1:$port;
     root $root;
     location / { autoindex off; }
+    # The same files under a per-connection cap (LIMIT_RATE, default 20m), as CDNs and proxies impose.
+    location /limited/ { alias $root/; limit_rate ${LIMIT_RATE:-20m}; }
   }
 }
 CONF

@@ -28,82 +28,23 @@
 #include "modelzoo/cache/sha256.h"
 #include "modelzoo/env.h"
 #include "modelzoo/error.h"
+#include "internal.h"
 
 namespace modelzoo::fetch {
 
-namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
 
-namespace {
+namespace detail {
 
 // ---------------------------------------------------------------------------
-// Small RAII holders
+// Small helpers
 
 void curl_global() {
   static std::once_flag once;
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
 
-/// Owns one CURL easy handle.
-class Easy {
- public:
-  Easy() {
-    curl_global();
-    handle_ = curl_easy_init();
-    if (handle_ == nullptr) throw FetchError("libcurl: curl_easy_init failed");
-  }
-  ~Easy() { curl_easy_cleanup(handle_); }
-  Easy(const Easy&) = delete;
-  Easy& operator=(const Easy&) = delete;
-  CURL* get() const { return handle_; }
-
- private:
-  CURL* handle_ = nullptr;
-};
-
-/// Owns a curl_slist of request headers.
-class HeaderList {
- public:
-  HeaderList() = default;
-  ~HeaderList() { curl_slist_free_all(list_); }
-  HeaderList(const HeaderList&) = delete;
-  HeaderList& operator=(const HeaderList&) = delete;
-  void append(const std::string& h) { list_ = curl_slist_append(list_, h.c_str()); }
-  curl_slist* get() const { return list_; }
-
- private:
-  curl_slist* list_ = nullptr;
-};
-
-/// Owns a file descriptor.
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  ~Fd() { reset(); }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  void reset() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_;
-};
 
 // ---------------------------------------------------------------------------
-// Errors internal to the retry loop
-
-/// A failure that may go away when the request is repeated.
-class TransientError : public FetchError {
- public:
-  TransientError(const std::string& what, std::optional<double> retry_after = std::nullopt,
-                 bool immediate = false)
-      : FetchError(what), retry_after(retry_after), immediate(immediate) {}
-  std::optional<double> retry_after;  ///< server's Retry-After, seconds
-  bool immediate;                     ///< repeat without waiting (a restart, not an outage)
-};
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -261,20 +202,27 @@ bool is_transient_error(CURLcode c) {
 
 bool is_transient_status(long status) { return status == 408 || status == 429 || (status >= 500 && status <= 599); }
 
-// ---------------------------------------------------------------------------
-// The partial file's sidecar: which URL it came from and its validators.
+bool parse_content_range(const std::string& cr, uint64_t* first, uint64_t* last, std::optional<uint64_t>* total) {
+  if (cr.rfind("bytes ", 0) != 0) return false;
+  const auto dash = cr.find('-');
+  const auto slash = cr.find('/');
+  if (dash == std::string::npos || slash == std::string::npos || dash > slash) return false;
+  const auto f = parse_u64(trim(cr.substr(6, dash - 6)));
+  const auto l = parse_u64(trim(cr.substr(dash + 1, slash - dash - 1)));
+  if (!f || !l || *l < *f) return false;
+  *first = *f;
+  *last = *l;
+  *total = parse_u64(trim(cr.substr(slash + 1)));
+  return true;
+}
 
-struct PartMeta {
-  std::string url_hash;
-  std::string etag;
-  std::string last_modified;
-};
 
 std::optional<PartMeta> read_meta(const fs::path& p) {
   std::ifstream in(p);
   if (!in) return std::nullopt;
   try {
     const auto j = nlohmann::json::parse(in);
+    if (j.contains("ranges")) return std::nullopt;  // a ranged download's record (ranged.cpp)
     PartMeta m;
     m.url_hash = j.at("url_sha256").get<std::string>();
     m.etag = j.value("etag", "");
@@ -294,34 +242,6 @@ void write_meta(const fs::path& p, const PartMeta& m) {
 
 bool strong_etag(const std::string& etag) { return !etag.empty() && etag.rfind("W/", 0) != 0; }
 
-// ---------------------------------------------------------------------------
-// One download job (one URL into one destination)
-
-struct Job {
-  std::string url;    ///< as given (may carry credentials)
-  std::string shown;  ///< sanitised, for messages
-  fs::path dest;
-  fs::path part;
-  fs::path meta;
-  const cache::Expectation* expect = nullptr;
-  const FetchOptions* options = nullptr;
-  std::string label;
-  bool no_resume = false;  ///< set after a resumed file failed verification
-  /// fdatasync before the rename. fetch_to_cache skips it and stamps the
-  /// file for this boot only (Cache::write_stamp with durable = false): a
-  /// crash before the kernel writes the data back then costs a rehash, not
-  /// the wait for the disk on every download.
-  bool sync = true;
-  /// `part` is private to this process (`<dest>.@<host>.<pid>.<n>.mztmp`):
-  /// used where flock cannot be trusted; not resumed by later runs.
-  bool private_part = false;
-
-  std::string what() const { return label.empty() ? dest.filename().string() : label; }
-  std::string expected_hash() const {
-    if (expect->sha256.empty()) return "(any)";
-    return lower(expect->sha256) + (expect->sha256_is_prefix ? " (prefix)" : "");
-  }
-};
 
 Job make_job(const std::string& url, const fs::path& dest, const cache::Expectation& expect,
              const FetchOptions& options, const std::string& label) {
@@ -351,7 +271,7 @@ void discard_partial(const Job& job) {
 /// Verifies the completed partial file and publishes it under the final name.
 /// `hint` is appended to a mismatch message (see html_hint).
 FetchResult finish(Job& job, Fd& fd, cache::Sha256& hasher, uint64_t bytes, bool resumed,
-                   const std::string& hint = "") {
+                   const std::string& hint) {
   if (job.sync && ::fdatasync(fd.get()) != 0 && errno != EINVAL) {
     const int err = errno;
     discard_partial(job);
@@ -375,8 +295,8 @@ FetchResult finish(Job& job, Fd& fd, cache::Sha256& hasher, uint64_t bytes, bool
   if (expect.size && bytes != *expect.size) {
     discard_partial(job);
     throw HashMismatchError("size mismatch for " + job.what() + ": " + job.shown + " gave " +
-                            std::to_string(bytes) + " bytes for " + job.dest.string() + ", expected " +
-                            std::to_string(*expect.size) + " bytes" + hint + "; the download was discarded");
+                            std::to_string(bytes) + " bytes, expected " + std::to_string(*expect.size) + " bytes" +
+                            hint + "; the download was discarded, nothing was stored as " + job.dest.string());
   }
   const std::string digest = hasher.hex_digest();
   if (!cache::digest_matches(expect, digest)) {
@@ -388,9 +308,9 @@ FetchResult finish(Job& job, Fd& fd, cache::Sha256& hasher, uint64_t bytes, bool
                                "; restarting from the beginning",
                            std::nullopt, /*immediate=*/true);
     }
-    throw HashMismatchError("sha256 mismatch for " + job.what() + ": downloaded " + job.shown + " to " +
-                            job.dest.string() + ", expected " + job.expected_hash() + ", got " + digest + hint +
-                            "; the download was discarded");
+    throw HashMismatchError("sha256 mismatch for " + job.what() + ": the file from " + job.shown +
+                            " does not match, expected " + job.expected_hash() + ", got " + digest + hint +
+                            "; the download was discarded, nothing was stored as " + job.dest.string());
   }
   remove_quietly(cache::stamp_path(job.dest));  // a stamp of a previous file must not describe this one
   std::error_code ec;
@@ -453,6 +373,7 @@ FetchResult copy_local(Job& job) {
     }
     hasher.update(buf.data(), static_cast<std::size_t>(n));
     bytes += static_cast<uint64_t>(n);
+    job.received += static_cast<uint64_t>(n);
   }
   return finish(job, out, hasher, bytes, /*resumed=*/false);
 }
@@ -587,14 +508,14 @@ struct Transfer {
 
   // Headers of the latest response (reset on every status line: redirects).
   long status = 0;
-  std::string etag, last_modified, content_range, retry_after, content_type;
+  std::string etag, last_modified, content_range, retry_after, content_type, accept_ranges;
   std::optional<uint64_t> content_length;
   std::string head;  ///< first bytes of the 2xx body, to recognise an HTML page
 
   bool body_started = false;
   std::optional<uint64_t> total;
 
-  enum class Abort { None, Size, Write, Range } abort = Abort::None;
+  enum class Abort { None, Size, Write, Range, Split } abort = Abort::None;
   std::string abort_message;
   std::exception_ptr callback_error;
 
@@ -615,6 +536,7 @@ size_t on_header(char* data, size_t size, size_t n, void* ud) {
     t->content_range.clear();
     t->retry_after.clear();
     t->content_type.clear();
+    t->accept_ranges.clear();
     t->content_length.reset();
     return size * n;
   }
@@ -628,6 +550,7 @@ size_t on_header(char* data, size_t size, size_t n, void* ud) {
   else if (name == "retry-after") t->retry_after = value;
   else if (name == "content-length") t->content_length = parse_u64(value);
   else if (name == "content-type") t->content_type = value;
+  else if (name == "accept-ranges") t->accept_ranges = lower(value);
   return size * n;
 }
 
@@ -651,23 +574,10 @@ void report_progress(Transfer* t, bool final) {
 bool begin_body(Transfer* t) {
   const Job& job = *t->job;
   if (t->status == 206) {
-    // "bytes <first>-<last>/<total>"
-    const std::string& cr = t->content_range;
-    uint64_t first = 0;
+    uint64_t first = 0, last = 0;
     std::optional<uint64_t> total;
-    bool ok = false;
-    if (cr.rfind("bytes ", 0) == 0) {
-      const auto dash = cr.find('-');
-      const auto slash = cr.find('/');
-      if (dash != std::string::npos && slash != std::string::npos && dash < slash) {
-        auto f = parse_u64(cr.substr(6, dash - 6));
-        if (f) {
-          first = *f;
-          total = parse_u64(cr.substr(slash + 1));
-          ok = true;
-        }
-      }
-    }
+    const std::string& cr = t->content_range;
+    const bool ok = parse_content_range(cr, &first, &last, &total);
     if (!ok || t->resume_from == 0 || first != t->resume_from) {
       t->abort = Transfer::Abort::Range;
       t->abort_message = "server answered 206 with Content-Range \"" + cr + "\" but the download resumes at byte " +
@@ -692,6 +602,16 @@ bool begin_body(Transfer* t) {
     t->resume_from = 0;
     t->resumed = false;
     t->total = t->content_length;
+    // The size was not known in advance: a large file from a server that
+    // offers ranges and a strong validator goes over several connections
+    // instead (nothing of this answer is written).
+    const FetchOptions& o = *job.options;
+    if (!job.single_stream && !job.expect->size && o.connections > 1 && t->content_length &&
+        *t->content_length >= 2 * o.min_range_bytes && t->accept_ranges == "bytes" &&
+        (strong_etag(t->etag) || !t->last_modified.empty())) {
+      t->abort = Transfer::Abort::Split;
+      return false;
+    }
     PartMeta m;
     m.url_hash = sha256_of(job.url);
     m.etag = strong_etag(t->etag) ? t->etag : "";
@@ -736,6 +656,7 @@ size_t on_body(char* data, size_t size, size_t n, void* ud) {
   }
   t->hasher->update(data, len);
   t->bytes += len;
+  t->job->received += len;
   try {
     report_progress(t, false);
   } catch (...) {
@@ -760,56 +681,8 @@ bool hash_prefix(const fs::path& part, uint64_t n, cache::Sha256& h) {
   return true;
 }
 
-constexpr long kMaxRedirects = 10;
-
-FetchResult attempt_http(Job& job) {
+void configure_easy(CURL* h, const Job& job, char* errbuf) {
   const FetchOptions& o = *job.options;
-  Transfer t;
-  t.job = &job;
-  cache::Sha256 prefix_hash;
-
-  // Resume only what this URL produced, with a validator to make it safe.
-  uint64_t prefix = 0;
-  std::string if_range;
-  if (!job.no_resume) {
-    std::error_code ec;
-    const auto size = fs::file_size(job.part, ec);
-    const auto meta = read_meta(job.meta);
-    const bool usable = !ec && size > 0 && meta && meta->url_hash == sha256_of(job.url) &&
-                        (!meta->etag.empty() || !meta->last_modified.empty());
-    if (usable && job.expect->size && size == *job.expect->size) {
-      // Complete, but never published (the process died between its last
-      // byte and the rename): verify it without asking the server again. A
-      // mismatch discards it and restarts (finish() with resumed = true).
-      cache::Sha256 whole;
-      if (hash_prefix(job.part, size, whole)) {
-        Fd fd = open_part(job, /*append=*/true);
-        return finish(job, fd, whole, size, /*resumed=*/true);
-      }
-    }
-    if (usable && (!job.expect->size || size < *job.expect->size)) {
-      if (hash_prefix(job.part, size, prefix_hash)) {
-        prefix = size;
-        if_range = !meta->etag.empty() ? meta->etag : meta->last_modified;
-      } else {
-        prefix_hash = cache::Sha256();
-      }
-    }
-  }
-  if (prefix == 0) discard_partial(job);
-  Fd fd = open_part(job, /*append=*/prefix > 0);
-  t.fd = &fd;
-  t.hasher = std::make_unique<BackgroundHasher>(std::move(prefix_hash));
-  t.resume_from = prefix;
-  t.bytes = prefix;
-  t.start_bytes = prefix;
-
-  Easy easy;
-  CURL* h = easy.get();
-  char errbuf[CURL_ERROR_SIZE] = {0};
-  HeaderList headers;
-  const std::string range = std::to_string(prefix) + "-";
-  if (prefix > 0) headers.append("If-Range: " + if_range);
   curl_easy_setopt(h, CURLOPT_URL, job.url.c_str());
   curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
@@ -826,17 +699,115 @@ FetchResult attempt_http(Job& job) {
   if (!o.ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, o.ca_file.c_str());
   curl_easy_setopt(h, CURLOPT_USERAGENT, "modelzoo/0.1 (libcurl)");
   curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+  curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 512L * 1024);  // fewer, larger writes
+}
+
+std::string curl_failure_message(CURL* h, CURLcode rc, const Job& job, const char* errbuf) {
+  const std::string detail = std::string(curl_easy_strerror(rc)) + (errbuf[0] ? std::string(": ") + errbuf : "");
+  const std::string where = job.where();
+  if (rc == CURLE_TOO_MANY_REDIRECTS) {
+    char* next = nullptr;
+    char* last = nullptr;
+    curl_easy_getinfo(h, CURLINFO_REDIRECT_URL, &next);
+    curl_easy_getinfo(h, CURLINFO_EFFECTIVE_URL, &last);
+    const char* shown_next = next != nullptr ? next : last;
+    return "too many redirects for " + where + ": more than " + std::to_string(kMaxRedirects) +
+           " (a redirect loop?); the last one pointed to " +
+           (shown_next != nullptr ? sanitize_url(shown_next) : std::string("?")) + " (" + detail + ")";
+  }
+  if (is_tls_error(rc)) {
+    const FetchOptions& o = *job.options;
+    return "TLS verification failed for " + where + ": " + detail + " (trusted CAs: " +
+           (o.ca_file.empty() ? std::string("libcurl's default bundle") : o.ca_file) +
+           "; TLS verification cannot be disabled, point SSL_CERT_FILE at the right CA bundle)";
+  }
+  return "downloading " + where + " failed: " + detail;
+}
+
+/// "HTTP 404 (Not Found) for <url> (<label>, into <path>)".
+std::string http_status_message(long status, const Job& job) {
+  std::string reason;
+  switch (status) {
+    case 401: reason = " (Unauthorized)"; break;
+    case 403: reason = " (Forbidden)"; break;
+    case 404: reason = " (Not Found)"; break;
+    case 410: reason = " (Gone)"; break;
+    case 429: reason = " (Too Many Requests)"; break;
+    case 500: reason = " (Internal Server Error)"; break;
+    case 502: reason = " (Bad Gateway)"; break;
+    case 503: reason = " (Service Unavailable)"; break;
+    case 504: reason = " (Gateway Timeout)"; break;
+    default: break;
+  }
+  return "HTTP " + std::to_string(status) + " for " + job.shown + reason + " (" + job.what() + ", into " +
+         job.dest.string() + ")";
+}
+
+FetchResult attempt_http(Job& job) {
+  Transfer t;
+  t.job = &job;
+  cache::Sha256 prefix_hash;
+
+  // Resume only what this URL produced, with a validator to make it safe.
+  uint64_t prefix = 0;
+  std::string if_range;
+  const bool first_attempt = !job.started;
+  job.started = true;
+  if (!job.no_resume) {
+    std::error_code ec;
+    const auto size = fs::file_size(job.part, ec);
+    const auto meta = read_meta(job.meta);
+    const bool usable = !ec && size > 0 && meta && meta->url_hash == sha256_of(job.url) &&
+                        (!meta->etag.empty() || !meta->last_modified.empty());
+    if (usable && job.expect->size && size == *job.expect->size) {
+      // Complete, but never published (the process died between its last
+      // byte and the rename): verify it without asking the server again. A
+      // mismatch discards it and restarts (finish() with resumed = true).
+      cache::Sha256 whole;
+      if (hash_prefix(job.part, size, whole)) {
+        Fd fd = open_part(job, /*append=*/true);
+        if (first_attempt) job.reused = size;
+        FetchResult r = finish(job, fd, whole, size, /*resumed=*/true);
+        job.published_kept = first_attempt;
+        return r;
+      }
+    }
+    if (usable && (!job.expect->size || size < *job.expect->size)) {
+      if (hash_prefix(job.part, size, prefix_hash)) {
+        prefix = size;
+        if_range = !meta->etag.empty() ? meta->etag : meta->last_modified;
+        if (first_attempt) job.reused = size;
+      } else {
+        prefix_hash = cache::Sha256();
+      }
+    }
+  }
+  if (prefix == 0) discard_partial(job);
+  Fd fd = open_part(job, /*append=*/prefix > 0);
+  t.fd = &fd;
+  t.hasher = std::make_unique<BackgroundHasher>(std::move(prefix_hash));
+  t.resume_from = prefix;
+  t.bytes = prefix;
+  t.start_bytes = prefix;
+  job.connections_used = std::max(job.connections_used, 1);
+
+  Easy easy;
+  CURL* h = easy.get();
+  char errbuf[CURL_ERROR_SIZE] = {0};
+  HeaderList headers;
+  const std::string range = std::to_string(prefix) + "-";
+  if (prefix > 0) headers.append("If-Range: " + if_range);
+  configure_easy(h, job, errbuf);
   curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(h, CURLOPT_HEADERDATA, &t);
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
   curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
-  curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 512L * 1024);  // fewer, larger writes
   if (prefix > 0) curl_easy_setopt(h, CURLOPT_RANGE, range.c_str());
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.get());
 
   const CURLcode rc = curl_easy_perform(h);
   cache::Sha256 digest_state = t.hasher->finish();
-  const std::string where = job.what() + " from " + job.shown;
+  const std::string where = job.where();
   if (t.callback_error) {
     discard_partial(job);
     std::rethrow_exception(t.callback_error);
@@ -844,45 +815,31 @@ FetchResult attempt_http(Job& job) {
   switch (t.abort) {
     case Transfer::Abort::Size:
       discard_partial(job);
-      throw HashMismatchError("size mismatch for " + where + " into " + job.dest.string() + ": " +
-                              t.abort_message + "; the download was discarded");
+      throw HashMismatchError("size mismatch for " + where + ": " + t.abort_message + "; the download was discarded");
     case Transfer::Abort::Write:
       discard_partial(job);
-      throw CacheError("cannot write " + job.part.string() + " while downloading " + where + ": " +
-                       t.abort_message);
+      throw CacheError("cannot write " + job.part.string() + " while downloading " + job.what() + " from " +
+                       job.shown + ": " + t.abort_message);
     case Transfer::Abort::Range:
       discard_partial(job);
       job.no_resume = true;
       throw TransientError("resuming " + where + " failed: " + t.abort_message + "; restarting", std::nullopt,
                            /*immediate=*/true);
+    case Transfer::Abort::Split:
+      discard_partial(job);
+      job.size_hint = t.content_length;
+      throw TransientError("switching " + where + " to parallel ranges", std::nullopt, /*immediate=*/true);
     case Transfer::Abort::None:
       break;
   }
   if (rc != CURLE_OK) {
-    const std::string detail = std::string(curl_easy_strerror(rc)) + (errbuf[0] ? std::string(": ") + errbuf : "");
-    if (rc == CURLE_TOO_MANY_REDIRECTS) {
-      char* next = nullptr;
-      char* last = nullptr;
-      curl_easy_getinfo(h, CURLINFO_REDIRECT_URL, &next);
-      curl_easy_getinfo(h, CURLINFO_EFFECTIVE_URL, &last);
-      const char* shown_next = next != nullptr ? next : last;
-      discard_partial(job);
-      throw FetchError("too many redirects for " + where + ": more than " + std::to_string(kMaxRedirects) +
-                       " (a redirect loop?); the last one pointed to " +
-                       (shown_next != nullptr ? sanitize_url(shown_next) : std::string("?")) + " (" + detail + ")");
-    }
-    if (is_tls_error(rc)) {
-      discard_partial(job);
-      throw FetchError("TLS verification failed for " + where + ": " + detail + " (trusted CAs: " +
-                       (o.ca_file.empty() ? std::string("libcurl's default bundle") : o.ca_file) +
-                       "; TLS verification cannot be disabled, point SSL_CERT_FILE at the right CA bundle)");
-    }
     if (is_transient_error(rc)) {
+      const std::string detail = std::string(curl_easy_strerror(rc)) + (errbuf[0] ? std::string(": ") + errbuf : "");
       throw TransientError("downloading " + where + " failed after " + std::to_string(t.bytes) +
                            " bytes: " + detail);
     }
     discard_partial(job);
-    throw FetchError("downloading " + where + " failed: " + detail);
+    throw FetchError(curl_failure_message(h, rc, job, errbuf));
   }
   long status = 0;
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
@@ -894,15 +851,14 @@ FetchResult attempt_http(Job& job) {
                                std::to_string(prefix) + "; restarting",
                            std::nullopt, /*immediate=*/true);
     }
-    const std::string msg = "HTTP " + std::to_string(status) + " for " + job.shown + " (" + job.what() + ")";
+    const std::string msg = http_status_message(status, job);
     if (is_transient_status(status)) throw TransientError(msg, parse_retry_after(t.retry_after));
     discard_partial(job);
     throw FetchError(msg);
   }
   if (!t.body_started && !begin_body(&t)) {  // empty body
     discard_partial(job);
-    throw HashMismatchError("size mismatch for " + where + " into " + job.dest.string() + ": " +
-                            t.abort_message + "; the download was discarded");
+    throw HashMismatchError("size mismatch for " + where + ": " + t.abort_message + "; the download was discarded");
   }
   if (t.total && t.bytes != *t.total) {
     throw TransientError("downloading " + where + " ended after " + std::to_string(t.bytes) + " of " +
@@ -912,8 +868,9 @@ FetchResult attempt_http(Job& job) {
   return finish(job, fd, digest_state, t.bytes, t.resumed, html_hint(t.head, t.content_type));
 }
 
-/// One source with bounded retries of transient failures.
-FetchResult fetch_url(Job& job) {
+/// One source with bounded retries of transient failures. Attempts that
+/// added bytes to the partial file do not count against max_attempts.
+FetchResult fetch_url_attempts(Job& job) {
   const std::string scheme = scheme_of(job.url);
   if (scheme == "file") return copy_local(job);
   if (scheme != "http" && scheme != "https") {
@@ -921,31 +878,59 @@ FetchResult fetch_url(Job& job) {
                      ": expected an http://, https:// or file:// URL");
   }
   if (job.options->offline) {
-    throw FetchError("offline mode: not downloading " + job.what() + " from " + job.shown);
+    const std::string& origin = job.options->offline_origin;
+    throw FetchError("offline mode" + (origin.empty() ? std::string() : " (" + origin + ")") +
+                     ": not downloading " + job.what() + " from " + job.shown + " into " + job.dest.string());
   }
   const int attempts = std::max(1, job.options->max_attempts);
   int restarts = 0;  // immediate restarts (unusable partial file) do not use up attempts, up to a bound
+  int failures = 0;  // attempts that made no progress
+  uint64_t best = 0; // most bytes the partial file held after a failed attempt
   for (int attempt = 1;; ++attempt) {
     try {
+      if (wants_ranges(job)) {
+        if (auto r = attempt_ranged(job)) return *r;
+        job.single_stream = true;  // the server does not serve ranges reliably
+        --attempt;
+        continue;
+      }
       return attempt_http(job);
     } catch (const TransientError& e) {
-      if (e.immediate && restarts < 2) {
+      if (e.immediate && restarts < 4) {
         ++restarts;
         --attempt;
         continue;
       }
-      if (attempt >= attempts) {
+      // The ranged path retries per range itself; its transient errors are final.
+      std::error_code ec;
+      const uint64_t held = fs::file_size(job.part, ec);
+      // max_attempts == 1 means no retry at all, whatever the progress.
+      const bool progress = attempts > 1 && !ec && !e.immediate && held > best;
+      if (progress) best = held;
+      else ++failures;
+      if (failures >= attempts || attempt >= kMaxAttemptsWithProgress) {
         // Keep a partial file only if a later run can resume it.
-        if (job.private_part || !read_meta(job.meta)) discard_partial(job);
+        if (job.private_part || !fs::exists(job.meta)) discard_partial(job);
         throw FetchError(std::string(e.what()) + " (gave up after " + std::to_string(attempt) +
                          (attempt == 1 ? " attempt)" : " attempts)"));
       }
       if (!e.immediate) {
-        const double delay = backoff_seconds(*job.options, attempt, e.retry_after);
+        const double delay = backoff_seconds(*job.options, progress ? 1 : failures, e.retry_after);
         std::this_thread::sleep_for(std::chrono::duration<double>(delay));
       }
     }
   }
+}
+
+/// fetch_url_attempts, with what happened copied into the result.
+FetchResult fetch_url(Job& job) {
+  FetchResult r = fetch_url_attempts(job);
+  r.bytes_transferred = job.received;
+  r.bytes_reused = job.reused;
+  r.resumed = job.reused > 0 && !job.published_kept;
+  r.published_kept_part = job.published_kept;
+  r.connections = job.connections_used;
+  return r;
 }
 
 std::string join_url(const std::string& base, const std::string& file_name) {
@@ -954,15 +939,19 @@ std::string join_url(const std::string& base, const std::string& file_name) {
 }
 
 std::string offline_message(const FetchRequest& request, const std::string& file_name, const cache::Cache& cache,
-                            const cache::Lookup& lookup) {
+                            const cache::Lookup& lookup, const std::string& options_origin) {
   const std::string what = request.label.empty() ? file_name : request.label;
-  std::string msg = "offline mode (MODELZOO_OFFLINE): " + what + " needs " + file_name +
-                    ", which is not in the cache; searched:";
-  for (const auto& dir : cache.search_path()) msg += " " + dir.string();
+  const std::string& origin = options_origin;
+  std::string msg = "offline mode" + (origin.empty() ? std::string() : " (" + origin + ")") + ": " + what +
+                    " needs " + file_name;
   if (lookup.mismatch) {
-    msg += ". " + lookup.path.string() + " exists but does not match the expected sha256 " +
+    msg += "; the cached " + lookup.path.string() + " does not match the expected sha256 " +
            lower(request.expect.sha256) +
-           (lookup.actual_sha256.empty() ? " (its size differs)" : " (it hashes to " + lookup.actual_sha256 + ")");
+           (lookup.actual_sha256.empty() ? " (its size differs)" : " (it hashes to " + lookup.actual_sha256 + ")") +
+           " and offline mode cannot download it again";
+  } else {
+    msg += ", which is not in the cache; searched:";
+    for (const auto& dir : cache.search_path()) msg += " " + dir.string();
   }
   msg += ". To fill the cache: run `cache_tool fetch " + (request.label.empty() ? file_name : request.label) +
          "` where the network is reachable and copy " + file_name + " into " + cache.options().root.string() +
@@ -979,6 +968,7 @@ std::unique_ptr<cache::EntryLock> lock_entry(const fs::path& target, const std::
   *waited = false;
   if (!options.on_progress) return std::make_unique<cache::EntryLock>(target);
   const fs::path part(target.string() + ".part");
+  const fs::path meta(target.string() + ".part.meta");
   const std::string shown = sanitize_url(url);
   const auto started = Clock::now();
   std::optional<uint64_t> first;
@@ -986,8 +976,12 @@ std::unique_ptr<cache::EntryLock> lock_entry(const fs::path& target, const std::
   return std::make_unique<cache::EntryLock>(target, [&] {
     *waited = true;
     std::error_code ec;
-    const auto size = fs::file_size(part, ec);
-    if (!ec) {
+    // A ranged download's partial file has its full size from the start: its
+    // record says how much of it is there.
+    bool ranged = false;
+    const auto done = ranged_done_bytes(meta, &ranged);
+    const auto size = done ? *done : fs::file_size(part, ec);
+    if (!ec && (done || !ranged)) {  // a record caught mid-rewrite says nothing this time
       if (!first) first = size;
       last = std::max<uint64_t>(last, size);
     }
@@ -1012,7 +1006,9 @@ FetchResult hit(const cache::Lookup& l) {
   return r;
 }
 
-}  // namespace
+}  // namespace detail
+
+using namespace detail;
 
 // ---------------------------------------------------------------------------
 
@@ -1026,6 +1022,24 @@ FetchOptions FetchOptions::from_env() {
     }
   }
   if (auto ca = env::get("SSL_CERT_FILE")) o.ca_file = *ca;
+  if (o.offline) o.offline_origin = "MODELZOO_OFFLINE";
+  // A whole number within [lo, hi], else an error naming the variable.
+  auto number = [](const char* name, long lo, long hi) -> std::optional<long> {
+    const auto v = env::get(name);
+    if (!v) return std::nullopt;
+    const auto n = parse_u64(trim(*v));
+    if (!n || *n < static_cast<uint64_t>(lo) || *n > static_cast<uint64_t>(hi)) {
+      throw FetchError(std::string(name) + ": expected a whole number from " + std::to_string(lo) + " to " +
+                       std::to_string(hi) + ", got \"" + *v + "\"");
+    }
+    return static_cast<long>(*n);
+  };
+  if (auto n = number("MODELZOO_CONNECTIONS", 1, kMaxConnections)) o.connections = static_cast<int>(*n);
+  if (auto n = number("MODELZOO_TIMEOUT", 1, 86400)) {
+    o.connect_timeout_seconds = *n;
+    o.low_speed_time_seconds = *n;
+  }
+  if (auto n = number("MODELZOO_RETRIES", 0, 100)) o.max_attempts = static_cast<int>(*n) + 1;
   return o;
 }
 
@@ -1049,7 +1063,7 @@ FetchResult fetch_to_cache(const FetchRequest& request, const cache::Cache& cach
   cache::Lookup l = cache.find(file_name, request.expect, /*verify_unstamped=*/true);
   if (l.state == cache::EntryState::Verified) return hit(l);
   if (options.offline && scheme_of(request.url) != "file") {
-    throw CacheError(offline_message(request, file_name, cache, l));
+    throw CacheError(offline_message(request, file_name, cache, l, options.offline_origin));
   }
 
   bool waited = false;
@@ -1082,6 +1096,9 @@ FetchResult fetch_to_cache(const FetchRequest& request, const cache::Cache& cach
     try {
       FetchResult r = fetch_url(job);
       cache.write_stamp(r.path, r.sha256, /*durable=*/false);
+      for (const auto& f : failures) {
+        r.warnings.push_back("skipped a source for " + job.what() + ": " + f + "; used " + job.shown + " instead");
+      }
       return r;
     } catch (const CacheError&) {
       throw;  // a local problem: another source would not help

@@ -122,13 +122,81 @@ TEST(CacheToolFetch, MirrorIsTriedFirst) {
   EXPECT_EQ(server().request_count("/status/404/" + name), 0u);
 }
 
+TEST(CacheToolFetch, ResumedDownloadReportsTheBytesOfThisRun) {
+  Sandbox sb;
+  const Served whole = sb.serve("resumable", "V1", random_bytes(300000, 61));
+  // The same file behind a location that cuts the first answer after 100000 bytes.
+  sb.add_entry("resumable_cut", "V1", server().http_url() + "/truncate/1/100000" + whole.server_path(), whole.sha256,
+               whole.bytes.size());
+  const ToolRun first = sb.tool({"fetch", "--retries", "0", "resumable_cut"});
+  EXPECT_EQ(first.exit_code, 1);
+  EXPECT_THAT(first.err, HasSubstr("gave up after 1 attempt"));
+  const ToolRun again = sb.tool({"--json", "fetch", "resumable_cut"});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  const json res = again.doc()["results"][0];
+  EXPECT_EQ(res["status"], "downloaded");
+  EXPECT_EQ(res["resumed"], true);
+  EXPECT_EQ(res["published_kept_part"], false);
+  EXPECT_EQ(res["bytes"], 300000);
+  EXPECT_EQ(res["bytes_reused"], 100000);
+  EXPECT_EQ(res["bytes_transferred"], 200000);
+  EXPECT_EQ(again.doc()["summary"]["bytes_downloaded"], 200000);  // this run's bytes, not the file's
+  EXPECT_EQ(again.doc()["summary"]["resumed"], 1);
+  EXPECT_THAT(again.err, HasSubstr("resumed, 97.7 KiB kept from an earlier run, 195.3 KiB transferred"));
+}
+
+TEST(CacheToolFetch, ConnectionsTimeoutAndRetriesAreChecked) {
+  Sandbox sb;
+  const Served big = sb.serve("split", "V1", random_bytes(9 << 20, 62));
+  const ToolRun r = sb.tool({"--json", "fetch", "--connections", "2", "--timeout", "20", "--retries", "1", "split"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.doc()["results"][0]["connections"], 2);
+  EXPECT_EQ(r.doc()["results"][0]["bytes_transferred"], 9 << 20);
+  EXPECT_EQ(server().request_count(big.server_path()), 2u);  // two ranges
+  for (const auto& bad : std::vector<std::vector<std::string>>{{"--connections", "17"}, {"--connections", "0"},
+                                                                {"--timeout", "0"}, {"--retries", "-1"}}) {
+    const ToolRun u = sb.tool({"fetch", bad[0], bad[1], "split"});
+    EXPECT_EQ(u.exit_code, 2) << bad[0] << " " << bad[1];
+    EXPECT_THAT(u.err, HasSubstr(bad[0]));
+  }
+  // A silent server is given up on after --retries + 1 attempts of --timeout seconds each.
+  const Served quiet = sb.serve("silent", "V1", random_bytes(3000, 65));
+  const std::string stall = "/stall/9/0" + quiet.server_path();
+  sb.add_entry("silent_stall", "V1", server().http_url() + stall, quiet.sha256, quiet.bytes.size());
+  const ToolRun stalled = sb.tool({"fetch", "--timeout", "1", "--retries", "1", "silent_stall"});
+  EXPECT_EQ(stalled.exit_code, 1);
+  EXPECT_THAT(stalled.err, HasSubstr("gave up after 2 attempts"));
+  EXPECT_EQ(server().backend_hits(stall), 2);
+  const ToolRun env_bad = sb.tool({"fetch", "split"}, {{"MODELZOO_CONNECTIONS", "many"}});
+  EXPECT_NE(env_bad.exit_code, 0);
+  EXPECT_THAT(env_bad.err, HasSubstr("MODELZOO_CONNECTIONS"));
+}
+
+TEST(CacheToolFetch, MirrorServingACorruptFileIsAWarning) {
+  Sandbox sb;
+  const Served good = sb.serve("warned", "V1", random_bytes(5000, 63));
+  server().write_file("badmirror/" + good.file_name, random_bytes(5000, 64));
+  const ToolRun r = sb.tool({"--mirror", server().http_url() + "/badmirror", "--json", "fetch", "warned"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json res = r.doc()["results"][0];
+  EXPECT_EQ(res["url"], good.url);
+  ASSERT_EQ(res["warnings"].size(), 1u);
+  EXPECT_THAT(res["warnings"][0].get<std::string>(), HasSubstr("sha256 mismatch"));
+  EXPECT_THAT(r.err, HasSubstr("warning  warned:V1: skipped a source"));
+  EXPECT_THAT(r.err, HasSubstr(server().http_url() + "/badmirror/" + good.file_name));
+  EXPECT_EQ(r.doc()["summary"]["with_warnings"], 1);
+}
+
 TEST(CacheToolFetch, OfflineTouchesNoNetworkAndAllCoversTheRegistry) {
   Sandbox sb;
   const Served a = sb.serve("offl", "V1", random_bytes(2000, 51));
   const ToolRun off = sb.tool({"--offline", "fetch", "offl"});
   EXPECT_EQ(off.exit_code, 1);
-  EXPECT_THAT(off.err, HasSubstr("offline mode"));
+  EXPECT_THAT(off.err, HasSubstr("offline mode (--offline)"));  // names what the user typed
   EXPECT_EQ(server().request_count(a.server_path()), 0u);
+  const ToolRun env_off = sb.tool({"fetch", "offl"}, {{"MODELZOO_OFFLINE", "1"}});
+  EXPECT_EQ(env_off.exit_code, 1);
+  EXPECT_THAT(env_off.err, HasSubstr("offline mode (MODELZOO_OFFLINE)"));
   // MODELZOO_OFFLINE works the same; --all lists every model's default weights,
   // and cached ones succeed even offline.
   ASSERT_EQ(sb.tool({"fetch", "offl"}).exit_code, 0);

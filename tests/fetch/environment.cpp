@@ -10,6 +10,9 @@
 //   MZ_FETCH_CHILD_SHA256, MZ_FETCH_CHILD_SIZE the expectation (size optional)
 //   MZ_FETCH_CHILD_CA                          CA bundle for https
 //   MZ_FETCH_CHILD_PRIVATE=1                   FetchOptions::private_partials
+//   MZ_FETCH_CHILD_CONNECTIONS, MZ_FETCH_CHILD_MIN_RANGE
+//                                              FetchOptions::connections (default 1) and
+//                                              min_range_bytes
 //   MZ_FETCH_CHILD_PAUSE_FILE                  when the last body byte has been written (the
 //                                              final progress report, before verification and
 //                                              rename), create this file and wait to be killed
@@ -47,6 +50,11 @@ class ChildRole : public ::testing::Environment {
       o.ca_file = ca ? ca : "";
       o.backoff_initial_seconds = 0.01;
       o.private_partials = std::getenv("MZ_FETCH_CHILD_PRIVATE") != nullptr;
+      const char* connections = std::getenv("MZ_FETCH_CHILD_CONNECTIONS");
+      o.connections = connections ? std::atoi(connections) : 1;
+      if (const char* min_range = std::getenv("MZ_FETCH_CHILD_MIN_RANGE")) {
+        o.min_range_bytes = std::strtoull(min_range, nullptr, 10);
+      }
       if (pause_file != nullptr) {
         const std::string marker = pause_file;
         o.on_progress = [marker](const modelzoo::fetch::Progress& p) {

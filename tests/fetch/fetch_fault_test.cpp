@@ -19,33 +19,49 @@ bool contains(const std::string& haystack, const std::string& needle) {
 
 // --- Content-Length larger than the body -----------------------------------
 
-TEST_F(FetchTest, BodyShorterThanContentLengthEveryTimeGivesUpKeepingAResumablePrefix) {
-  // Every answer announces the whole file but carries only 3000 bytes: each
-  // attempt resumes where the last one stopped, then the bound is reached.
+TEST_F(FetchTest, BodyShorterThanContentLengthEveryTimeStillCompletesBecauseEachAttemptAddsBytes) {
+  // The first five answers announce the whole file but carry only 3000
+  // bytes. Each attempt resumes where the last one stopped and, having made
+  // progress, does not use up the three attempts: one call completes.
   const std::string content = pseudo_random_bytes(50000, 51);
   const std::string rel = serve("short.pth", content).substr(1);
-  const std::string path = "/truncate/3/3000/" + rel;
+  const std::string path = "/truncate/5/3000/" + rel;
   const std::string url = srv().http_url() + path;
-  const std::string msg = fetch_error_of([&] { fetch::fetch_to_cache(request(url, content), cache_, fast_options()); });
-  EXPECT_TRUE(contains(msg, url)) << msg;
-  EXPECT_TRUE(contains(msg, "model:TEST")) << msg;
-  EXPECT_TRUE(contains(msg, "gave up after 3 attempts")) << msg;
-  expect_only_verified_files({});
-  EXPECT_FALSE(fs::exists(cache_dir() / "short.pth"));
-  EXPECT_EQ(read_bytes(cache_dir() / "short.pth.part"), content.substr(0, 9000));
-  auto log = srv().requests(path);
-  ASSERT_EQ(log.size(), 3u);
-  EXPECT_EQ(log[1].range, "bytes=3000-");
-  EXPECT_EQ(log[2].range, "bytes=6000-");
-
-  // The next run continues from byte 9000 and publishes the verified file.
   const auto r = fetch::fetch_to_cache(request(url, content), cache_, fast_options());
   EXPECT_EQ(read_bytes(r.path), content);
-  log = srv().requests(path);
-  ASSERT_EQ(log.size(), 4u);
-  EXPECT_EQ(log[3].status, 206);
-  EXPECT_EQ(log[3].range, "bytes=9000-");
-  EXPECT_EQ(log[3].body_bytes, content.size() - 9000);
+  EXPECT_EQ(r.bytes_transferred, content.size());
+  const auto log = srv().requests(path);
+  ASSERT_EQ(log.size(), 6u);
+  for (std::size_t i = 1; i < log.size(); ++i) EXPECT_EQ(log[i].range, "bytes=" + std::to_string(3000 * i) + "-");
+  EXPECT_EQ(log[5].body_bytes, content.size() - 15000);
+  expect_only_verified_files({{"short.pth", content}});
+}
+
+TEST_F(FetchTest, BodyShorterThanContentLengthWithoutRetriesGivesUpKeepingAResumablePrefix) {
+  const std::string content = pseudo_random_bytes(50000, 51);
+  const std::string rel = serve("short.pth", content).substr(1);
+  const std::string path = "/truncate/1/3000/" + rel;
+  const std::string url = srv().http_url() + path;
+  auto once = fast_options();
+  once.max_attempts = 1;  // no retry at all
+  const std::string msg = fetch_error_of([&] { fetch::fetch_to_cache(request(url, content), cache_, once); });
+  EXPECT_TRUE(contains(msg, url)) << msg;
+  EXPECT_TRUE(contains(msg, "model:TEST")) << msg;
+  EXPECT_TRUE(contains(msg, "gave up after 1 attempt")) << msg;
+  expect_only_verified_files({});
+  EXPECT_EQ(read_bytes(cache_dir() / "short.pth.part"), content.substr(0, 3000));
+
+  // The next run continues from byte 3000 and says so.
+  const auto r = fetch::fetch_to_cache(request(url, content), cache_, fast_options());
+  EXPECT_EQ(read_bytes(r.path), content);
+  EXPECT_TRUE(r.resumed);
+  EXPECT_EQ(r.bytes_reused, 3000u);
+  EXPECT_EQ(r.bytes_transferred, content.size() - 3000);
+  const auto log = srv().requests(path);
+  ASSERT_EQ(log.size(), 2u);
+  EXPECT_EQ(log[1].status, 206);
+  EXPECT_EQ(log[1].range, "bytes=3000-");
+  EXPECT_EQ(log[1].body_bytes, content.size() - 3000);
   expect_only_verified_files({{"short.pth", content}});
 }
 
@@ -111,10 +127,11 @@ TEST_F(FetchTest, ConnectionResetMidBodyIsResumed) {
   expect_only_verified_files({{"reset.pth", content}});
 }
 
-TEST_F(FetchTest, ConnectionResetEveryTimeIsAClearError) {
+TEST_F(FetchTest, ConnectionResetBeforeAnyByteEveryTimeIsAClearError) {
+  // No attempt adds a byte, so each one counts against the bound.
   const std::string content = pseudo_random_bytes(300000, 55);
   const std::string rel = serve("resets.pth", content).substr(1);
-  const std::string path = "/reset/9/100000/" + rel;
+  const std::string path = "/reset/9/0/" + rel;
   const std::string url = srv().backend_url() + path;
   auto o = fast_options();
   o.max_attempts = 2;
@@ -176,6 +193,7 @@ TEST_F(FetchTest, RedirectLoopIsAClearErrorNamingTheUrl) {
   EXPECT_TRUE(contains(msg, "redirect loop")) << msg;
   EXPECT_TRUE(contains(msg, url)) << msg;
   EXPECT_TRUE(contains(msg, "model:TEST")) << msg;
+  EXPECT_TRUE(contains(msg, (cache_dir() / "w.pth").string())) << msg;
   EXPECT_EQ(srv().request_count(path), 11u);  // the request and 10 redirects; not retried
   expect_only_verified_files({});
   EXPECT_FALSE(fs::exists(cache_dir() / "w.pth.part"));

@@ -75,6 +75,7 @@ TEST_F(FetchTest, HttpsWithoutTheCaFailsWithATlsError) {
     const std::string msg = e.what();
     EXPECT_TRUE(contains(msg, "TLS verification failed")) << msg;
     EXPECT_TRUE(contains(msg, srv().https_url() + path)) << msg;
+    EXPECT_TRUE(contains(msg, (cache_dir() / "tls.pth").string())) << msg;
     EXPECT_TRUE(contains(msg, "model:TEST")) << msg;
   }
   EXPECT_LT(seconds_since(start), 2.0);  // permanent: no retries
@@ -133,6 +134,9 @@ TEST_F(FetchTest, HashMismatchLeavesTheCacheEmptyAndSaysWhy) {
     EXPECT_TRUE(contains(msg, "evil:IMAGENET1K_V1")) << msg;
     EXPECT_TRUE(contains(msg, "http://127.0.0.1:" + std::to_string(srv().http_port()) + path)) << msg;
     EXPECT_TRUE(contains(msg, (cache_dir() / "evil.pth").string())) << msg;
+    // The path is named as where nothing was stored, never as where the file went.
+    EXPECT_TRUE(contains(msg, "nothing was stored as " + (cache_dir() / "evil.pth").string())) << msg;
+    EXPECT_FALSE(contains(msg, "downloaded ")) << msg;
     EXPECT_TRUE(contains(msg, std::string(64, '0'))) << msg;
     EXPECT_TRUE(contains(msg, digest_of(served))) << msg;
     EXPECT_FALSE(contains(msg, "hunter2")) << msg;
@@ -173,6 +177,7 @@ TEST_F(FetchTest, NotFoundAndForbiddenFailAtOnce) {
       EXPECT_TRUE(contains(msg, "HTTP " + std::to_string(code))) << msg;
       EXPECT_TRUE(contains(msg, srv().http_url() + path)) << msg;
       EXPECT_TRUE(contains(msg, "model:TEST")) << msg;
+      EXPECT_TRUE(contains(msg, (cache_dir() / "gone.pth").string())) << msg;  // the target path, as docs/cache.md says
     }
     EXPECT_LT(seconds_since(start), 2.0);
     EXPECT_EQ(srv().request_count(path), 1u) << code;
@@ -267,6 +272,11 @@ TEST_F(FetchTest, MirrorWithWrongContentFailsOverToTheOwnUrl) {
   EXPECT_EQ(read_bytes(r.path), content);
   EXPECT_EQ(srv().request_count("/bad-mirror-" + name_ + "/m.pth"), 1u);
   EXPECT_EQ(srv().request_count(own), 1u);
+  // Not skipped silently: the result names the mirror and what was wrong.
+  ASSERT_EQ(r.warnings.size(), 1u);
+  EXPECT_TRUE(contains(r.warnings[0], srv().http_url() + "/bad-mirror-" + name_ + "/m.pth")) << r.warnings[0];
+  EXPECT_TRUE(contains(r.warnings[0], "sha256 mismatch")) << r.warnings[0];
+  EXPECT_TRUE(contains(r.warnings[0], "used " + srv().http_url() + own)) << r.warnings[0];
 }
 
 TEST_F(FetchTest, EverySourceFailingNamesEachOfThem) {
@@ -313,7 +323,10 @@ TEST_F(FetchTest, OfflineWithAWrongCachedFileSaysSo) {
     fetch::fetch_to_cache(request(srv().http_url() + "/t/w.pth", "original"), cache_, o);
     FAIL() << "expected CacheError";
   } catch (const CacheError& e) {
-    EXPECT_TRUE(contains(e.what(), (cache_dir() / "w.pth").string() + " exists but does not match")) << e.what();
+    // One diagnosis: the file is there but wrong, not "missing" as well.
+    EXPECT_TRUE(contains(e.what(), "the cached " + (cache_dir() / "w.pth").string() + " does not match")) << e.what();
+    EXPECT_FALSE(contains(e.what(), "not in the cache")) << e.what();
+    EXPECT_TRUE(contains(e.what(), "offline mode cannot download it again")) << e.what();
   }
   EXPECT_EQ(read_bytes(cache_dir() / "w.pth"), "tampered");  // not ours to delete offline
 }

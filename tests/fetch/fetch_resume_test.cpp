@@ -50,6 +50,11 @@ TEST_F(FetchTest, InterruptedDownloadResumesInALaterRun) {
   const auto r = fetch::fetch_to_cache(request(srv().https_url() + path, content), cache_, o);
   EXPECT_TRUE(r.downloaded);
   EXPECT_EQ(r.sha256, digest_of(content));
+  // Reported as a resumed download of what this run fetched, not of the whole file.
+  EXPECT_TRUE(r.resumed);
+  EXPECT_FALSE(r.published_kept_part);
+  EXPECT_EQ(r.bytes_reused, 30000u);
+  EXPECT_EQ(r.bytes_transferred, content.size() - 30000);
   const auto log = srv().requests(path);
   ASSERT_EQ(log.size(), 2u);
   EXPECT_EQ(log[1].status, 206);

@@ -251,7 +251,7 @@ class NginxServer::Backend {
   // Returns the status sent (0 when nothing was).
   int serve(int fd, const std::string& method, const std::string& rel,
             const std::map<std::string, std::string>& headers, uint64_t limit, Cut cut = Cut::Close,
-            uint64_t short_by = 0, uint64_t* sent = nullptr) {
+            uint64_t short_by = 0, uint64_t* sent = nullptr, uint64_t range_shift = 0) {
     for (const auto& part : split_path(rel)) {
       if (part == "..") {
         respond_status(fd, 403);
@@ -309,8 +309,8 @@ class NginxServer::Backend {
     const uint64_t length = end - begin;
     head += "Content-Length: " + std::to_string(length > short_by ? length - short_by : 0) + "\r\n";
     if (partial) {
-      head += "Content-Range: bytes " + std::to_string(begin) + "-" + std::to_string(end - 1) + "/" +
-              std::to_string(size) + "\r\n";
+      head += "Content-Range: bytes " + std::to_string(begin + range_shift) + "-" +
+              std::to_string(end - 1 + range_shift) + "/" + std::to_string(size) + "\r\n";
     }
     head += "ETag: " + std::string(etag) + "\r\nLast-Modified: " + last_modified +
             "\r\nAccept-Ranges: bytes\r\nConnection: close\r\n\r\n";
@@ -404,6 +404,30 @@ class NginxServer::Backend {
       const Cut cut = parts[0] == "reset" ? Cut::Reset : Cut::Stall;
       const int status = serve(fd, method, rest_after(3), headers,
                                static_cast<uint64_t>(seen) <= a ? b : UINT64_MAX, cut, 0, &sent);
+      return log(path, headers, status, sent);
+    }
+    if (parts.size() >= 4 && parts[0] == "ranged" && parse_uint(parts[2], &a)) {
+      // Faults for range requests that start after byte 0 (not a probe).
+      const auto range = headers.find("range");
+      const bool later_range = range != headers.end() && range->second.rfind("bytes=0-", 0) != 0;
+      const bool fault = later_range && static_cast<uint64_t>(bump(uri)) <= a;
+      const std::string& kind = parts[1];
+      if (fault && kind == "500") {
+        respond_status(fd, 500);
+        return log(path, headers, 500, 0);
+      }
+      uint64_t limit = UINT64_MAX;
+      uint64_t shift = 0;
+      if (fault && kind == "cut") {
+        // Half of the requested range, then the connection closes.
+        const std::string spec = range->second.substr(6);
+        uint64_t from = 0, to = 0;
+        if (parse_uint(spec.substr(0, spec.find('-')), &from) && parse_uint(spec.substr(spec.find('-') + 1), &to)) {
+          limit = (to + 1 - from) / 2;
+        }
+      }
+      if (fault && kind == "badrange") shift = 1;
+      const int status = serve(fd, method, rest_after(3), headers, limit, Cut::Close, 0, &sent, shift);
       return log(path, headers, status, sent);
     }
     if (parts.size() >= 3 && parts[0] == "shortlen" && parse_uint(parts[1], &a)) {
@@ -555,7 +579,12 @@ void NginxServer::write_config(int backend_port) const {
     << "    root " << docroot_.string() << ";\n"
     << "    location / { }\n"
     << "    location /slow/ { alias " << docroot_.string() << "/; limit_rate " << options_.slow_rate
-    << "; }\n";
+    << "; }\n"
+    // /rate/<bytes per second, nginx syntax>/<p>: a per-connection cap chosen by the URL.
+    << "    location ~ ^/rate/(?<mzrate>[0-9]+[km]?)/(?<mzpath>.*)$ { alias " << docroot_.string()
+    << "/$mzpath; limit_rate $mzrate; }\n"
+    // /norange/<p>: a server that ignores Range (always 200 with the whole file).
+    << "    location /norange/ { alias " << docroot_.string() << "/; max_ranges 0; }\n";
   for (int code : {400, 401, 403, 404, 410, 429, 500, 502, 503, 504}) {
     c << "    location /status/" << code << "/ { ";
     if (code == 429 || code == 503) {
@@ -568,7 +597,7 @@ void NginxServer::write_config(int backend_port) const {
   c << "    location /loop/ { return 302 $uri; }\n";
   c << "    location /html200/ { default_type text/html; return 200 '<!DOCTYPE html>\\n<html><head><title>Sign in"
        "</title></head><body><p>Please sign in to continue.</p></body></html>\\n'; }\n";
-  for (const char* loc : {"/flaky/", "/truncate/", "/stall/", "/shortlen/"}) {
+  for (const char* loc : {"/flaky/", "/truncate/", "/stall/", "/shortlen/", "/ranged/"}) {
     c << "    location " << loc << " { proxy_pass http://127.0.0.1:" << backend_port
       << "; proxy_buffering off; proxy_read_timeout 10s; }\n";
   }

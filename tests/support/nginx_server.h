@@ -32,11 +32,14 @@
 /// | `/flaky/<code>/<n>/<p>` | the first `<n>` requests for this exact URI answer `<code>` (429/503 with Retry-After), later ones serve `<docroot>/<p>` (Range and If-Range supported) |
 /// | `/truncate/<n>/<k>/<p>` | the first `<n>` requests for this exact URI send the full headers of `<docroot>/<p>` (or of the requested range) but only `<k>` body bytes, then close the connection; later ones serve it completely |
 /// | `/stall/<n>/<k>/<p>` | like `/truncate/`, but after `<k>` body bytes the connection stays open and silent until the client gives up (at most 30 s) |
+/// | `/rate/<r>/<p>` | `<docroot>/<p>` with a per-connection cap of `<r>` bytes per second (nginx limit_rate syntax: `512k`, `16m`) |
+/// | `/norange/<p>` | `<docroot>/<p>`, but Range is ignored (always 200 with the whole file: nginx max_ranges 0) |
+/// | `/ranged/<kind>/<n>/<p>` | `<docroot>/<p>` with Range support; the first `<n>` requests for this exact URI whose Range starts after byte 0 get `<kind>`: `500` (HTTP 500), `cut` (half the range, then the connection closes), `badrange` (the right bytes under a Content-Range shifted by one) |
 /// | `/shortlen/<k>/<p>` | `<docroot>/<p>` with a Content-Length `<k>` bytes smaller than the body that follows |
 /// | `/loop/<anything>` | 302 to itself: a redirect loop |
 /// | `/html200/<anything>` | 200 with a small HTML sign-in page (text/html) |
 ///
-/// `/flaky/`, `/truncate/`, `/stall/` and `/shortlen/` are proxied by nginx to
+/// `/flaky/`, `/truncate/`, `/stall/`, `/shortlen/` and `/ranged/` are proxied by nginx to
 /// the backend, so they are reachable over HTTP and HTTPS and appear in the
 /// same access log. The backend is also reachable directly at backend_url(),
 /// which additionally serves `/reset/<n>/<k>/<p>`: like `/truncate/` but the

@@ -17,11 +17,33 @@
 /// hashed. fetch_to_cache does not fsync: its stamp holds for the current boot
 /// only, so data a crash lost is rehashed rather than trusted; see docs/cache.md.
 ///
+/// Parallel ranges: a file of known size (the expectation's, or the
+/// Content-Length of a first answer that offers ranges and a strong validator)
+/// of at least 2 × FetchOptions::min_range_bytes is split into up to
+/// FetchOptions::connections ranges fetched at once (libcurl multi, one
+/// connection each), each written at its offset in the one partial file. The
+/// first range is the probe: only a 206 with the exact Content-Range and an
+/// ETag or Last-Modified lets the others start, each with `If-Range`; a 200
+/// continues over that one connection. A second thread hashes the file in
+/// order, following the contiguous prefix of completed bytes, so the digest is
+/// ready a moment after the last byte. `<target>.part.meta` then records the
+/// total, the validators and each range's completed bytes (rewritten at most
+/// every 2 MiB / 100 ms, always after the bytes it counts were written); a
+/// later run trusts it only when URL, validators, size of the partial file and
+/// boot agree, and the digest of the finished file decides in the end. A range
+/// answered with another file version (a changed validator, or a 200 to
+/// `If-Range`) restarts the whole download: a file is never stitched from two
+/// versions. A 206 whose Content-Range is not the one asked for makes the
+/// download fall back to one connection.
+///
 /// Sources: mirrors first (base URL + '/' + file name), then the weight's own
 /// URL; each source is verified and any failure moves on to the next one.
 /// Retries: bounded, exponential backoff with jitter, only for transient
 /// failures (timeouts, resets, truncated bodies, 408, 429, 5xx; Retry-After is
-/// honoured up to backoff_max_seconds). 404, 403, TLS failures and hash
+/// honoured up to backoff_max_seconds), per range when ranges are used. An
+/// attempt that added bytes to the partial file does not count against
+/// max_attempts (so a server that cuts every answer still gets the file across),
+/// up to 1000 attempts in all. 404, 403, TLS failures and hash
 /// mismatches fail at once. Offline mode never touches the network. TLS peer
 /// and host verification is always on; proxies come from the usual curl
 /// variables (http_proxy, HTTPS_PROXY, NO_PROXY). `file://` URLs are copied
@@ -56,13 +78,23 @@ struct Progress {
 
 /// How to download. Plain data; from_env() reads the environment once.
 struct FetchOptions {
+  /// The cap of `connections`.
+  static constexpr int kMaxConnections = 16;
   bool offline = false;                 ///< MODELZOO_OFFLINE=1
+  /// What turned offline mode on, named in its errors ("MODELZOO_OFFLINE",
+  /// "--offline"); empty: just "offline mode".
+  std::string offline_origin;
   std::vector<std::string> mirrors;     ///< MODELZOO_MIRROR, ','-separated base URLs
   std::string ca_file;                  ///< CA bundle (SSL_CERT_FILE when empty: curl's default)
-  int max_attempts = 4;                 ///< per URL, transient failures only
-  long connect_timeout_seconds = 30;    ///< TCP + TLS connect timeout
+  /// Per URL (per range), transient failures that made no progress; MODELZOO_RETRIES=N gives N + 1.
+  int max_attempts = 4;
+  long connect_timeout_seconds = 30;    ///< TCP + TLS connect timeout (MODELZOO_TIMEOUT)
   long low_speed_limit_bytes = 1024;    ///< abort when slower than this ...
-  long low_speed_time_seconds = 60;     ///< ... for this long
+  long low_speed_time_seconds = 60;     ///< ... for this long (MODELZOO_TIMEOUT)
+  /// Connections of one download (parallel ranges), 1..kMaxConnections; MODELZOO_CONNECTIONS.
+  int connections = 4;
+  /// The smallest range given to a connection; smaller files use one connection.
+  uint64_t min_range_bytes = uint64_t{4} << 20;
   double backoff_initial_seconds = 0.5; ///< first retry delay; doubles per retry, with jitter
   double backoff_max_seconds = 30;      ///< cap of a delay, Retry-After included
   std::function<void(const Progress&)> on_progress;  ///< optional; called at most every 100 ms and at the end
@@ -74,7 +106,10 @@ struct FetchOptions {
   /// filesystems, see cache::locks_are_reliable); docs/cache.md explains.
   bool private_partials = false;
   /// MODELZOO_OFFLINE (truthy), MODELZOO_MIRROR (','-separated), SSL_CERT_FILE
-  /// (libcurl does not read it by itself, so it becomes ca_file here).
+  /// (libcurl does not read it by itself, so it becomes ca_file here),
+  /// MODELZOO_CONNECTIONS (1..16), MODELZOO_TIMEOUT (seconds, 1..86400: the
+  /// connect timeout and how long a transfer may stall), MODELZOO_RETRIES
+  /// (0..100). Throws FetchError naming the variable for a malformed value.
   static FetchOptions from_env();
 };
 
@@ -93,6 +128,18 @@ struct FetchResult {
   std::string url;                 ///< sanitised URL it came from (when downloaded)
   uint64_t bytes = 0;              ///< file size
   std::string sha256;              ///< full digest
+  /// Body bytes received from the network in this call (0 for a cache hit or
+  /// a published kept part; a resumed download counts only what it fetched).
+  uint64_t bytes_transferred = 0;
+  /// Bytes of an earlier run's partial file that were kept (0 unless resumed).
+  uint64_t bytes_reused = 0;
+  bool resumed = false;              ///< continued a partial download of an earlier run
+  /// A complete partial file of an earlier run was verified and published without a request.
+  bool published_kept_part = false;
+  int connections = 0;               ///< most connections used at once (0: none)
+  /// Sources that failed before the one that worked, one message each (e.g. a
+  /// mirror that served a file with the wrong hash).
+  std::vector<std::string> warnings;
 };
 
 /// Returns the verified cached file for `request`, downloading it (under a
