@@ -1,0 +1,20 @@
+// The zip .pth reader (torch.save since 1.6): read_zip over a pread source and
+// over a mapping, as io::read uses them.
+#include "fuzz_target.h"
+#include "io/readers.h"
+#include "modelzoo/error.h"
+#include "seeds.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
+  namespace d = modelzoo::io::detail;
+  const auto& file = mz_fuzz::scratch_file(std::string(reinterpret_cast<const char*>(data), size));
+  for (bool mapped : {false, true}) {
+    try {
+      d::read_zip(mapped ? d::map_file(file) : d::open_file(file), mapped);
+    } catch (const modelzoo::Error&) {
+    }
+  }
+  return 0;
+}
+
+std::vector<std::string> mz_fuzz_seeds() { return mz_fuzz::zip_seeds(); }
