@@ -1,4 +1,4 @@
-// The legacy .pth reader (torch.save before 1.6): read_legacy over a pread
+// The legacy .pth reader (torch.save before 1.6): read_legacy over a piecewise-read
 // source (pickles read through a growing window) and over a mapping.
 #include "fuzz_target.h"
 #include "io/readers.h"
@@ -7,10 +7,9 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
   namespace d = modelzoo::io::detail;
-  const auto& file = mz_fuzz::scratch_file(std::string(reinterpret_cast<const char*>(data), size));
   for (bool mapped : {false, true}) {
     try {
-      d::read_legacy(mapped ? d::map_file(file) : d::open_file(file), mapped);
+      d::read_legacy(mapped ? mz_fuzz::mapped_source(data, size) : mz_fuzz::plain_source(data, size), mapped);
     } catch (const modelzoo::Error&) {
     }
   }

@@ -1,4 +1,4 @@
-// The safetensors reader, over a pread source and over a mapping.
+// The safetensors reader, over a piecewise-read source and over a mapping.
 #include "fuzz_target.h"
 #include "io/readers.h"
 #include "modelzoo/error.h"
@@ -6,10 +6,9 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
   namespace d = modelzoo::io::detail;
-  const auto& file = mz_fuzz::scratch_file(std::string(reinterpret_cast<const char*>(data), size));
   for (bool mapped : {false, true}) {
     try {
-      d::read_safetensors(mapped ? d::map_file(file) : d::open_file(file), mapped);
+      d::read_safetensors(mapped ? mz_fuzz::mapped_source(data, size) : mz_fuzz::plain_source(data, size), mapped);
     } catch (const modelzoo::Error&) {
     }
   }

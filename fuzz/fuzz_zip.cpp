@@ -1,4 +1,4 @@
-// The zip .pth reader (torch.save since 1.6): read_zip over a pread source and
+// The zip .pth reader (torch.save since 1.6): read_zip over a piecewise-read source and
 // over a mapping, as io::read uses them.
 #include "fuzz_target.h"
 #include "io/readers.h"
@@ -7,10 +7,9 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
   namespace d = modelzoo::io::detail;
-  const auto& file = mz_fuzz::scratch_file(std::string(reinterpret_cast<const char*>(data), size));
   for (bool mapped : {false, true}) {
     try {
-      d::read_zip(mapped ? d::map_file(file) : d::open_file(file), mapped);
+      d::read_zip(mapped ? mz_fuzz::mapped_source(data, size) : mz_fuzz::plain_source(data, size), mapped);
     } catch (const modelzoo::Error&) {
     }
   }

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 #include "io/readers.h"
 #include "io/zip.h"
@@ -165,6 +166,35 @@ std::vector<std::string> pickle_seeds() {
   out.push_back(kProto2 + global("torch", "device") + unicode("cuda") + "K\x01\x86R" + global("torch", "Size") +
                 "(K\x02K\x03t\x85R\x86.");
   return out;
+}
+
+namespace {
+
+// The input's bytes; with `mapped`, addressable as a mapping is.
+class InputSource final : public io::detail::Source {
+ public:
+  InputSource(const uint8_t* data, std::size_t size, bool mapped)
+      : Source("fuzz-input"), bytes_(reinterpret_cast<const char*>(data), size), mapped_(mapped) {}
+  uint64_t size() const override { return bytes_.size(); }
+  void read(uint64_t pos, void* buf, std::size_t n) const override {
+    check_range(pos, n, "read");
+    if (n) std::memcpy(buf, bytes_.data() + pos, n);
+  }
+  const uint8_t* data() const override { return mapped_ ? reinterpret_cast<const uint8_t*>(bytes_.data()) : nullptr; }
+
+ private:
+  std::string bytes_;
+  bool mapped_;
+};
+
+}  // namespace
+
+std::shared_ptr<const io::detail::Source> mapped_source(const uint8_t* data, std::size_t size) {
+  return std::make_shared<InputSource>(data, size, true);
+}
+
+std::shared_ptr<const io::detail::Source> plain_source(const uint8_t* data, std::size_t size) {
+  return std::make_shared<InputSource>(data, size, false);
 }
 
 }  // namespace mz_fuzz

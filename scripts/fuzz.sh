@@ -6,18 +6,21 @@
 # when that directory exists, then runs every target for RUNS executions.
 # Findings (crashing, leaking or slow inputs) land in
 # ${FUZZ_BUILD_DIR}/findings/<target>-*; the corpus grows in ${FUZZ_BUILD_DIR}/corpus/<target>.
-# Usage: scripts/fuzz.sh [-r RUNS] [-j PARALLEL] [TARGET...]
-#   default: 1000000 executions of each of the 8 targets, 1 at a time
+# Usage: scripts/fuzz.sh [-r RUNS] [-t SECONDS] [-j PARALLEL] [TARGET...]
+#   default: 1000000 executions of each of the 8 targets, 1 at a time;
+#   -t stops a target after SECONDS even if it has not reached RUNS
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 RUNS=1000000
+SECONDS_MAX=0
 PARALLEL=1
-while getopts "r:j:" opt; do
+while getopts "r:t:j:" opt; do
   case $opt in
     r) RUNS=$OPTARG ;;
+    t) SECONDS_MAX=$OPTARG ;;
     j) PARALLEL=$OPTARG ;;
-    *) echo "usage: $0 [-r RUNS] [-j PARALLEL] [TARGET...]" >&2; exit 2 ;;
+    *) echo "usage: $0 [-r RUNS] [-t SECONDS] [-j PARALLEL] [TARGET...]" >&2; exit 2 ;;
   esac
 done
 shift $((OPTIND - 1))
@@ -59,7 +62,7 @@ run_one() {
     registry) cp -n registry/alexnet.json registry/vgg.json "$corpus/" ;;
   esac
   local start=$SECONDS
-  if "$B/fuzz/fuzz_$t" -runs="$RUNS" -max_len=65536 -timeout=10 -rss_limit_mb=2560 -malloc_limit_mb=2048 \
+  if "$B/fuzz/fuzz_$t" -runs="$RUNS" -max_total_time="$SECONDS_MAX" -max_len=65536 -timeout=10 -rss_limit_mb=2560 -malloc_limit_mb=2048 \
        -print_final_stats=1 -artifact_prefix="$B/findings/$t-" "$corpus" >"$B/logs/$t.log" 2>&1; then
     status=ok
   else
@@ -76,7 +79,7 @@ if [ "$PARALLEL" -le 1 ]; then
   for t in "${TARGETS[@]}"; do run_one "$t" || fail=1; done
 else
   export -f run_one
-  export B RUNS CORPUS_SRC
+  export B RUNS SECONDS_MAX CORPUS_SRC
   printf '%s\n' "${TARGETS[@]}" | xargs -P "$PARALLEL" -I{} bash -c 'run_one {}' || fail=1
 fi
 exit $fail
