@@ -1,9 +1,14 @@
 // `inspect`: what a weight file holds (any file, registered or not): format,
 // every tensor's name, dtype, shape and bytes, the non-tensor values, and the
-// total number of parameters.
+// total number of parameters. A container that appears more than once in the
+// tree (pickles share objects through their memo) is listed once, at its
+// first path; later occurrences are values of kind "shared" naming that path,
+// so output stays proportional to the file (60 nested pairs of one tuple are
+// 60 entries, not 2^60).
 #include <cstdio>
 #include <memory>
 #include <sstream>
+#include <unordered_map>
 
 #include <ATen/core/Tensor.h>
 #include <c10/core/ScalarType.h>
@@ -57,6 +62,7 @@ struct Walk {
   json values = json::array();
   uint64_t parameters = 0;
   uint64_t tensor_bytes = 0;
+  std::unordered_map<const void*, std::string> seen;  // container -> its first path
 
   void leaf(const std::string& path, const Value& v) {
     json e = {{"name", path}};
@@ -92,6 +98,16 @@ struct Walk {
   void visit(const std::string& path, const Value& v, int depth) {
     if (depth > 256) throw modelzoo::FormatError("value tree nested more than 256 levels deep at " + path);
     auto child = [&](const std::string& k) { return path.empty() ? k : path + "/" + k; };
+    if (const void* id = v.identity(); id && v.size() > 0) {
+      auto [it, first] = seen.emplace(id, path);
+      if (!first) {
+        values.push_back({{"name", path},
+                          {"kind", "shared"},
+                          {"value", "same " + std::string(v.kind_name()) + " as " +
+                                        (it->second.empty() ? std::string("the top level") : it->second)}});
+        return;
+      }
+    }
     if (v.is_tensor()) {
       const at::Tensor& t = v.as_tensor();
       json shape = json::array();

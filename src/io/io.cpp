@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <unordered_map>
 
 #include "io/readers.h"
 #include "io/source.h"
@@ -38,6 +39,46 @@ Format detect(const Source& src) {
   return Format::Unknown;
 }
 
+bool is_tar_header(const Source& src) {
+  if (src.size() < 512) return false;
+  const std::string b = src.read_string(0, 512);
+  if (b.find_first_not_of('\0') == std::string::npos) return false;  // an end-of-archive block
+  // The checksum field as Python's tarfile reads it: octal text up to a NUL,
+  // surrounding whitespace allowed (base-256 checksums are not produced by any tar).
+  std::string field = b.substr(148, 8);
+  field = field.substr(0, field.find('\0'));
+  const auto first = field.find_first_not_of(" \t\n\r\v\f");
+  if (first == std::string::npos) {
+    field.clear();
+  } else {
+    field = field.substr(first, field.find_last_not_of(" \t\n\r\v\f") - first + 1);
+  }
+  int64_t declared = 0;
+  bool negative = false;
+  std::size_t i = 0;
+  if (!field.empty() && (field[0] == '+' || field[0] == '-')) negative = field[i++] == '-';
+  if (i == field.size() && !field.empty()) return false;
+  bool last_digit = false;
+  for (; i < field.size(); ++i) {
+    const char c = field[i];
+    if (c == '_' && last_digit && i + 1 < field.size()) {
+      last_digit = false;
+      continue;
+    }
+    if (c < '0' || c > '7') return false;
+    declared = declared * 8 + (c - '0');
+    last_digit = true;
+  }
+  if (negative) declared = -declared;
+  int64_t unsigned_sum = 256, signed_sum = 256;
+  for (std::size_t k = 0; k < 512; ++k) {
+    if (k >= 148 && k < 156) continue;
+    unsigned_sum += static_cast<unsigned char>(b[k]);
+    signed_sum += static_cast<signed char>(b[k]);
+  }
+  return declared == unsigned_sum || declared == signed_sum;
+}
+
 }  // namespace detail
 
 const char* format_name(Format f) {
@@ -54,23 +95,28 @@ Format detect_format(const std::filesystem::path& file) { return detail::detect(
 
 namespace {
 
-// A copy of the tree with every tensor moved to `device`.
-Value moved(const Value& v, const c10::Device& device, int depth) {
+// A copy of the tree with every tensor moved to `device`. A container shared
+// in the tree is copied once and stays shared, so shared structure (a pickle
+// can nest 60 pairs of one tuple in 362 bytes) costs its size, not its expansion.
+Value moved(const Value& v, const c10::Device& device, int depth, std::unordered_map<const void*, Value>& done) {
   if (depth > 1000) throw FormatError("value tree nested too deeply to move to " + device.str());
   if (v.is_tensor()) return Value(v.as_tensor().to(device));
+  const void* id = v.identity();
+  if (!id) return v;
+  if (auto it = done.find(id); it != done.end()) return it->second;
+  Value out;
   if (v.is_dict()) {
-    Value d = v.is_ordered_dict() ? Value::ordered_dict() : Value::dict();
-    for (const auto& [k, x] : v.entries()) d.set(k, moved(x, device, depth + 1));
-    if (const Value* attrs = v.attributes()) d.update_attributes(*attrs);
-    return d;
-  }
-  if (v.is_sequence()) {
+    out = v.is_ordered_dict() ? Value::ordered_dict() : Value::dict();
+    for (const auto& [k, x] : v.entries()) out.set(k, moved(x, device, depth + 1, done));
+    if (const Value* attrs = v.attributes()) out.update_attributes(*attrs);
+  } else {
     std::vector<Value> items;
-    for (const auto& x : v.items()) items.push_back(moved(x, device, depth + 1));
-    return v.is_list() ? Value::list(std::move(items)) : v.is_tuple() ? Value::tuple(std::move(items))
-                                                                     : Value::set(std::move(items));
+    for (const auto& x : v.items()) items.push_back(moved(x, device, depth + 1, done));
+    out = v.is_list() ? Value::list(std::move(items)) : v.is_tuple() ? Value::tuple(std::move(items))
+                                                                    : Value::set(std::move(items));
   }
-  return v;
+  done.emplace(id, out);
+  return out;
 }
 
 bool is_tensor_dict(const Value& v) {
@@ -101,8 +147,15 @@ std::string key_list(const Value& v) {
 
 Value read(const std::filesystem::path& file, const ReadOptions& options) {
   std::shared_ptr<const detail::Source> src = options.mmap ? detail::map_file(file) : detail::open_file(file);
+  const Format format = detail::detect(*src);
+  if (detail::is_tar_header(*src)) {
+    throw FormatError(file.string() + ": ambiguous file: its first 512 bytes are a valid tar header, and torch.load "
+                      "reads a tar archive (torch's oldest format) before it tries the " +
+                      std::string(format == Format::Unknown ? "other" : format_name(format)) +
+                      " format, so Python would read something else than this reader; refused");
+  }
   Value v;
-  switch (detail::detect(*src)) {
+  switch (format) {
     case Format::Zip: v = detail::read_zip(src, options.mmap); break;
     case Format::Legacy: v = detail::read_legacy(src, options.mmap); break;
     case Format::Safetensors: v = detail::read_safetensors(src, options.mmap); break;
@@ -110,7 +163,10 @@ Value read(const std::filesystem::path& file, const ReadOptions& options) {
       throw FormatError(file.string() + ": unknown weight file format (bad magic): expected a zip archive (PK), "
                         "a legacy torch.save pickle, or a safetensors header");
   }
-  if (!options.device.is_cpu()) v = moved(v, options.device, 0);
+  if (!options.device.is_cpu()) {
+    std::unordered_map<const void*, Value> done;
+    v = moved(v, options.device, 0, done);
+  }
   return v;
 }
 

@@ -13,6 +13,10 @@ namespace modelzoo::io::detail {
 
 // Format of the bytes in `src` (Unknown when none matches).
 Format detect(const Source& src);
+// Whether the first 512 bytes of `src` are a tar header as Python's tarfile
+// accepts one (checksum as unsigned or signed byte sum), which torch.load tries
+// before any other format.
+bool is_tar_header(const Source& src);
 
 // torch.save zip archive -> Value. `alias`: tensors may alias a mapped source.
 Value read_zip(const std::shared_ptr<const Source>& src, bool alias);

@@ -5,6 +5,11 @@
 // offset, each begins where the previous ends, the last ends at the end of
 // the file, and each holds shape-product x itemsize bytes.
 //
+// The header has a fixed schema, three levels deep at most (the object of
+// tensors, a tensor's object, its shape / data_offsets arrays): anything
+// nested deeper, and any key given twice in one object, is refused before a
+// JSON value is built. Error messages quote header values in a bounded form.
+//
 // Unsigned types: U8 is torch.uint8. LibTorch 1.13 has no uint16/32/64, so
 // U16 is widened to int32 and U32 to int64 (exact), and U64 to int64 when
 // every value fits (else FormatError naming the tensor).
@@ -17,6 +22,8 @@
 #include <cerrno>
 #include <cstring>
 #include <limits>
+#include <unordered_set>
+#include <vector>
 
 #include "io/dtypes.h"
 #include "io/readers.h"
@@ -27,6 +34,76 @@ namespace modelzoo::io::detail {
 namespace {
 
 constexpr uint64_t kMaxHeader = 100ull << 20;
+constexpr int kMaxHeaderDepth = 3;
+
+using Json = nlohmann::ordered_json;
+
+// Refuses JSON text nested deeper than kMaxHeaderDepth (arrays and objects),
+// scanning the bytes without recursion; strings and escapes are skipped.
+void check_depth(const std::string& text, const std::string& origin) {
+  int depth = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxHeaderDepth) {
+        throw FormatError(origin + ": safetensors header nests JSON more than " + std::to_string(kMaxHeaderDepth) +
+                          " levels deep (at byte " + std::to_string(i) + " of the header); its schema needs " +
+                          std::to_string(kMaxHeaderDepth));
+      }
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+}
+
+// A header value for a message: at most a few items and 60 characters.
+std::string brief(const Json& j) {
+  std::string out;
+  if (j.is_array()) {
+    out = "[";
+    for (std::size_t i = 0; i < j.size() && i < 4; ++i) out += (i ? ", " : "") + brief(j[i]);
+    if (j.size() > 4) out += ", ... (" + std::to_string(j.size()) + " items)";
+    out += "]";
+  } else if (j.is_object()) {
+    out = "{" + std::string(j.empty() ? "" : "...") + "}";
+  } else {
+    out = j.dump(-1, ' ', false, Json::error_handler_t::replace);
+  }
+  return out.size() > 60 ? out.substr(0, 57) + "..." : out;
+}
+
+// Parses the header, refusing a key that appears twice in one object.
+Json parse_header(const std::string& text, const std::string& origin) {
+  check_depth(text, origin);
+  std::vector<std::unordered_set<std::string>> keys;
+  Json::parser_callback_t cb = [&](int, Json::parse_event_t event, Json& parsed) {
+    if (event == Json::parse_event_t::object_start) {
+      keys.emplace_back();
+    } else if (event == Json::parse_event_t::object_end) {
+      if (!keys.empty()) keys.pop_back();
+    } else if (event == Json::parse_event_t::key && !keys.empty()) {
+      const std::string& k = parsed.get_ref<const std::string&>();
+      if (!keys.back().insert(k).second) {
+        throw FormatError(origin + ": safetensors header gives key '" + (k.size() > 60 ? k.substr(0, 57) + "..." : k) +
+                          "' twice in one object (readers disagree on which one counts)");
+      }
+    }
+    return true;
+  };
+  try {
+    return Json::parse(text, cb);
+  } catch (const nlohmann::json::exception& e) {
+    throw FormatError(origin + ": safetensors header is not valid JSON: " + e.what());
+  }
+}
 
 struct StDtype {
   const char* name;
@@ -95,12 +172,7 @@ Value read_safetensors(const std::shared_ptr<const Source>& src, bool alias) {
                       (n > kMaxHeader ? "the 100 MB limit" : "the file size (" + std::to_string(s.size()) + " bytes)"));
   }
   std::string text = s.read_string(8, n);
-  nlohmann::ordered_json header;
-  try {
-    header = nlohmann::ordered_json::parse(text);
-  } catch (const std::exception& e) {
-    throw FormatError(origin + ": safetensors header is not valid JSON: " + e.what());
-  }
+  const Json header = parse_header(text, origin);
   if (!header.is_object()) throw FormatError(origin + ": safetensors header must be a JSON object");
   const uint64_t data_start = 8 + n;
   const uint64_t data_len = s.size() - data_start;
@@ -124,7 +196,7 @@ Value read_safetensors(const std::shared_ptr<const Source>& src, bool alias) {
       out.set(Value(name), meta);
       continue;
     }
-    auto field = [&](const char* f) -> const nlohmann::ordered_json& {
+    auto field = [&](const char* f) -> const Json& {
       if (!v.is_object() || !v.contains(f)) throw FormatError(origin + ": tensor '" + name + "' has no '" + f + "' field");
       return v.at(f);
     };
@@ -136,27 +208,38 @@ Value read_safetensors(const std::shared_ptr<const Source>& src, bool alias) {
       if (dts == d.name) found = &d;
     }
     if (!found) {
-      throw FormatError(origin + ": tensor '" + name + "' has dtype " + dts +
+      throw FormatError(origin + ": tensor '" + name + "' has dtype " + brief(dt) +
                         ", which this LibTorch cannot hold (supported: F64 F32 F16 BF16 I64 I32 I16 I8 U8 U16 U32 U64 "
                         "BOOL C64)");
     }
     Item item{name, found, {}, 0, 0};
     const auto& shape = field("shape");
     if (!shape.is_array()) throw FormatError(origin + ": tensor '" + name + "' shape must be an array");
-    unsigned __int128 numel = 1;
+    // Overflow-checked: the product of the non-zero dimensions must fit
+    // int64 even when another dimension is 0 (an empty tensor).
+    unsigned __int128 nonzero = 1;
+    bool empty = false;
     for (const auto& d : shape) {
-      if (!d.is_number_unsigned()) throw FormatError(origin + ": tensor '" + name + "' shape holds " + d.dump());
+      if (!d.is_number_unsigned()) throw FormatError(origin + ": tensor '" + name + "' shape holds " + brief(d));
       const uint64_t dim = d.get<uint64_t>();
       if (dim > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
         throw FormatError(origin + ": tensor '" + name + "' has dimension " + std::to_string(dim) + ", too large");
       }
       item.shape.push_back(static_cast<int64_t>(dim));
-      numel *= dim;
-      if (numel > (static_cast<unsigned __int128>(1) << 64)) numel = static_cast<unsigned __int128>(1) << 64;
+      if (dim == 0) {
+        empty = true;
+        continue;
+      }
+      nonzero *= dim;
+      if (nonzero > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+        throw FormatError(origin + ": tensor '" + name + "' has shape " + brief(shape) +
+                          " whose dimensions multiply past 2^63 (overflow)");
+      }
     }
+    const unsigned __int128 numel = empty ? 0 : nonzero;
     const auto& offs = field("data_offsets");
     if (!offs.is_array() || offs.size() != 2 || !offs[0].is_number_unsigned() || !offs[1].is_number_unsigned()) {
-      throw FormatError(origin + ": tensor '" + name + "' data_offsets must be [begin, end], found " + offs.dump());
+      throw FormatError(origin + ": tensor '" + name + "' data_offsets must be [begin, end], found " + brief(offs));
     }
     item.begin = offs[0].get<uint64_t>();
     item.end = offs[1].get<uint64_t>();
@@ -166,8 +249,8 @@ Value read_safetensors(const std::shared_ptr<const Source>& src, bool alias) {
     }
     const unsigned __int128 need = numel * found->size;
     if (need != item.end - item.begin) {
-      throw FormatError(origin + ": tensor '" + name + "' of shape " + shape.dump() + " and dtype " + dts + " needs " +
-                        (numel >= (static_cast<unsigned __int128>(1) << 64)
+      throw FormatError(origin + ": tensor '" + name + "' of shape " + brief(shape) + " and dtype " + dts + " needs " +
+                        (need >= (static_cast<unsigned __int128>(1) << 64)
                              ? std::string("more than 2^64")
                              : std::to_string(static_cast<uint64_t>(need))) +
                         " bytes but its data_offsets span " + std::to_string(item.end - item.begin));

@@ -143,6 +143,15 @@ Value read_zip(const std::shared_ptr<const Source>& src, bool alias) {
                       (names.empty() ? std::string("none") : names));
   }
   const std::string prefix = pkl->name.substr(0, pkl->name.size() - 8);
+  // torch.load takes the archive's directory from its records and refuses or
+  // reads differently an archive with records elsewhere.
+  for (const auto& e : zip.entries()) {
+    if (e.name.compare(0, prefix.size(), prefix) != 0) {
+      throw FormatError(origin + ": zip record '" + (e.name.size() > 80 ? e.name.substr(0, 77) + "..." : e.name) +
+                        "' lies outside the directory '" + prefix + "' of " + pkl->name +
+                        " (an ambiguous archive: torch.save keeps every record there)");
+    }
+  }
   bool byteswap = false;
   if (const ZipEntry* bo = zip.find(prefix + "byteorder")) {
     std::string order = zip.read(*bo);

@@ -13,6 +13,7 @@
 
 #include "io/dtypes.h"
 #include "io/pickle_detail.h"
+#include "io/value_internals.h"
 #include "modelzoo/error.h"
 
 namespace modelzoo::io {
@@ -21,6 +22,9 @@ namespace {
 
 // Longest LONG4 accepted (bytes); Python ints this large never hold weights.
 constexpr std::size_t kMaxLongBytes = 4096;
+// Deepest nesting of allowlisted calls inside one another (_rebuild_from_type_v2
+// calls the function it is given); torch.save never nests more than two.
+constexpr int kMaxCallDepth = 8;
 
 std::string hex_byte(uint8_t b) {
   const char* digits = "0123456789abcdef";
@@ -205,6 +209,12 @@ class Unpickler {
   Unpickler(std::string_view data, const UnpickleOptions& options) : data_(data), opt_(options) {}
 
   UnpickleResult run();
+  // Frees every container this run made (cycles included) after a failure.
+  void release() {
+    stack_.clear();
+    memo_.clear();
+    containers_.break_all();
+  }
 
  private:
   std::string_view data_;
@@ -215,6 +225,8 @@ class Unpickler {
   std::vector<Value> stack_;
   std::vector<std::size_t> marks_;
   std::unordered_map<uint64_t, Value> memo_;
+  ValueInternals::Log containers_;  // every container made here, to refuse and free cycles
+  int call_depth_ = 0;
 
   std::string where() const {
     const char* name = opcode_name(op_);
@@ -254,7 +266,10 @@ class Unpickler {
     return static_cast<std::size_t>(n);
   }
 
-  void push(Value v) { stack_.push_back(std::move(v)); }
+  void push(Value v) {
+    containers_.add_if_new(v);
+    stack_.push_back(std::move(v));
+  }
   Value pop() {
     std::size_t floor = marks_.empty() ? 0 : marks_.back();
     if (stack_.size() <= floor) fail("stack underflow");
@@ -363,8 +378,11 @@ Value Unpickler::rebuild_tensor(const Value& storage, const Value& offset_v, con
            std::to_string(offset) + " reaches past its storage of " + std::to_string(st.numel()) + " elements");
     }
   }
+  // The product of the non-zero sizes must fit int64 even when another size
+  // is 0 (an empty tensor), or strides computed from the sizes overflow.
   unsigned __int128 numel = 1;
   for (int64_t s : sizes) {
+    if (s == 0) continue;
     numel *= static_cast<uint64_t>(s);
     if (numel > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
       fail("tensor of size " + size_v.repr() + " has more than 2^63 elements");
@@ -380,6 +398,15 @@ Value Unpickler::rebuild_tensor(const Value& storage, const Value& offset_v, con
 }
 
 Value Unpickler::call(const Value& fn, const Value& args_v) {
+  struct Depth {
+    int& d;
+    explicit Depth(int& x) : d(++x) {}
+    ~Depth() { --d; }
+  } depth(call_depth_);
+  if (call_depth_ > kMaxCallDepth) {
+    fail("calls nested more than " + std::to_string(kMaxCallDepth) + " deep (" +
+         (fn.is_global() ? fn.global_name() : std::string(fn.kind_name())) + " inside itself)");
+  }
   if (!fn.is_global()) fail("REDUCE/NEWOBJ target must be an allowlisted global, found " + fn.repr());
   if (!args_v.is_tuple()) fail("arguments of " + fn.global_name() + " must be a tuple, found " + args_v.kind_name());
   const std::string& name = fn.global_name();
@@ -623,6 +650,10 @@ UnpickleResult Unpickler::run() {
         break;
       case '.': {  // STOP
         Value v = pop();
+        if (containers_.has_cycle()) {
+          fail("a container holds itself (a recursive structure, as a list appended to itself); weight files "
+               "have none");
+        }
         return {std::move(v), pos_};
       }
       case '(': marks_.push_back(stack_.size()); break;
@@ -859,7 +890,12 @@ UnpickleResult Unpickler::run() {
 
 UnpickleResult unpickle(std::string_view data, const UnpickleOptions& options) {
   Unpickler u(data, options);
-  return u.run();
+  try {
+    return u.run();
+  } catch (...) {
+    u.release();
+    throw;
+  }
 }
 
 bool is_allowed_global(std::string_view module, std::string_view name) {

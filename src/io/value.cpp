@@ -1,119 +1,198 @@
 #include "modelzoo/io/value.h"
 
+#include <unordered_set>
+
+#include <atomic>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <random>
 #include <sstream>
 #include <unordered_map>
 
+#include "io/value_internals.h"
 #include "modelzoo/error.h"
 
 namespace modelzoo::io {
 
+struct Value::Text {
+  std::string s;
+  mutable std::atomic<uint64_t> hash{0};  // 0: not computed yet
+  explicit Text(std::string text) : s(std::move(text)) {}
+};
+
 struct Value::Seq {
   std::vector<Value> items;
-  std::unordered_map<std::string, std::size_t> index;  // Set only
+  std::unordered_multimap<uint64_t, std::size_t> index;  // Set only: key hash -> position
+  mutable uint64_t hash = 0;       // Tuple only, once hash_state is 1
+  mutable int8_t hash_state = 0;   // Tuple only: 0 unknown, 1 hashable, -1 unhashable
   ~Seq();
 };
 
 struct Value::Map {
   std::vector<Value::Entry> entries;
-  std::unordered_map<std::string, std::size_t> index;  // hash key -> position
+  std::unordered_multimap<uint64_t, std::size_t> index;  // key hash -> position
   bool ordered = false;
   std::shared_ptr<Value> attributes;  // Dict, from BUILD
   ~Map();
 };
 
+// Hashing and equality of dict keys / set items, with Python's rules: 1, 1.0
+// and True are one key; a tuple is hashable when its items are.
+struct KeyOps {
+  static constexpr int kMaxDepth = 64;
+  static constexpr uint64_t kCompareBudget = uint64_t{1} << 20;
+
+  static uint64_t mix(uint64_t x) {
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebull;
+    x ^= x >> 31;
+    return x;
+  }
+  static uint64_t combine(uint64_t seed, uint64_t v) { return mix(seed ^ (v + 0x9e3779b97f4a7c15ull + (seed << 6))); }
+  static uint64_t seed() {
+    static const uint64_t s = mix(static_cast<uint64_t>(std::random_device{}()) << 32 | std::random_device{}());
+    return s;
+  }
+  static uint64_t text_hash(char tag, std::string_view text) {
+    return combine(seed() ^ static_cast<uint64_t>(tag), std::hash<std::string_view>{}(text));
+  }
+  static uint64_t text_hash(char tag, const Value::Text& t) {
+    uint64_t h = t.hash.load(std::memory_order_relaxed);
+    if (h == 0) {
+      h = text_hash(tag, std::string_view(t.s));
+      if (h == 0) h = 1;
+      t.hash.store(h, std::memory_order_relaxed);
+    }
+    return h;
+  }
+
+  // Numbers as Python compares them: (true, int) for ints, bools and
+  // integral floats in int64 range, else (false, bit pattern).
+  static std::pair<bool, uint64_t> number(const Value& v) {
+    if (v.kind_ == Value::Kind::Bool) return {true, v.scalar_.b ? 1u : 0u};
+    if (v.kind_ == Value::Kind::Int) return {true, static_cast<uint64_t>(v.scalar_.i)};
+    const double d = v.scalar_.f;
+    if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9.2e18) {
+      return {true, static_cast<uint64_t>(static_cast<int64_t>(d))};
+    }
+    uint64_t bits;
+    std::memcpy(&bits, &d, sizeof bits);
+    return {false, bits};
+  }
+  static bool is_number(const Value& v) {
+    return v.kind_ == Value::Kind::Bool || v.kind_ == Value::Kind::Int || v.kind_ == Value::Kind::Float;
+  }
+
+  static bool hash(const Value& v, uint64_t& out, int depth) {
+    if (depth > kMaxDepth) return false;
+    switch (v.kind_) {
+      case Value::Kind::None: out = combine(seed(), 'N'); return true;
+      case Value::Kind::Bool:
+      case Value::Kind::Int:
+      case Value::Kind::Float: {
+        auto [integral, bits] = number(v);
+        out = combine(seed() ^ (integral ? 'i' : 'f'), bits);
+        return true;
+      }
+      case Value::Kind::Complex: {
+        uint64_t re, im;
+        std::memcpy(&re, &v.scalar_.c[0], 8);
+        std::memcpy(&im, &v.scalar_.c[1], 8);
+        out = combine(combine(seed() ^ 'c', re), im);
+        return true;
+      }
+      case Value::Kind::BigInt: out = text_hash('I', *v.text_); return true;
+      case Value::Kind::Str: out = text_hash('s', *v.text_); return true;
+      case Value::Kind::Bytes: out = text_hash('b', *v.text_); return true;
+      case Value::Kind::Global: out = text_hash('g', *v.text_); return true;
+      case Value::Kind::Tuple: {
+        const Value::Seq& q = *v.seq_;
+        if (q.hash_state == 0) {
+          uint64_t h = combine(seed() ^ 't', q.items.size());
+          bool ok = true;
+          for (const auto& item : q.items) {
+            uint64_t x;
+            if (!hash(item, x, depth + 1)) {
+              ok = false;
+              break;
+            }
+            h = combine(h, x);
+          }
+          // An unhashable result found below the depth limit may only be due
+          // to where this tuple sits; cache only what does not depend on it.
+          if (ok) {
+            q.hash = h;
+            q.hash_state = 1;
+          } else if (depth == 0) {
+            q.hash_state = -1;
+          } else {
+            return false;
+          }
+        }
+        out = q.hash;
+        return q.hash_state == 1;
+      }
+      default: return false;
+    }
+  }
+
+  static bool equal(const Value& a, const Value& b, uint64_t& budget, int depth) {
+    if (budget-- == 0) {
+      throw FormatError("comparing two dict keys or set items takes more than 2^20 steps (a key built to be costly)");
+    }
+    if (is_number(a) && is_number(b)) return number(a) == number(b);
+    if (a.kind_ != b.kind_) return false;
+    switch (a.kind_) {
+      case Value::Kind::None: return true;
+      case Value::Kind::Complex:
+        return std::memcmp(a.scalar_.c, b.scalar_.c, sizeof a.scalar_.c) == 0;
+      case Value::Kind::BigInt:
+      case Value::Kind::Str:
+      case Value::Kind::Bytes:
+      case Value::Kind::Global: return a.text_ == b.text_ || a.text_->s == b.text_->s;
+      case Value::Kind::Tuple: {
+        if (a.seq_ == b.seq_) return true;
+        if (depth > kMaxDepth || a.seq_->items.size() != b.seq_->items.size()) return false;
+        if (a.seq_->hash_state == 1 && b.seq_->hash_state == 1 && a.seq_->hash != b.seq_->hash) return false;
+        for (std::size_t i = 0; i < a.seq_->items.size(); ++i) {
+          if (!equal(a.seq_->items[i], b.seq_->items[i], budget, depth + 1)) return false;
+        }
+        return true;
+      }
+      default: return false;
+    }
+  }
+  static bool equal(const Value& a, const Value& b) {
+    uint64_t budget = kCompareBudget;
+    return equal(a, b, budget, 0);
+  }
+
+  // Position of `key` (hash `h`) in a hash index over `at(pos)`, or npos.
+  template <typename At>
+  static std::size_t lookup(const std::unordered_multimap<uint64_t, std::size_t>& index, uint64_t h, const Value& key,
+                            At at) {
+    auto [lo, hi] = index.equal_range(h);
+    for (auto it = lo; it != hi; ++it) {
+      if (equal(at(it->second), key)) return it->second;
+    }
+    return std::string::npos;
+  }
+};
+
 namespace {
 
-constexpr int kMaxKeyDepth = 64;
-
-// A canonical text for a hashable value: equal Python keys give equal text
-// (1, 1.0 and True are the same key, as in Python).
-bool hash_key(const Value& v, std::string& out, int depth) {
-  if (depth > kMaxKeyDepth) return false;
-  switch (v.kind()) {
-    case Value::Kind::None:
-      out += 'N';
-      return true;
-    case Value::Kind::Bool:
-    case Value::Kind::Int:
-    case Value::Kind::BigInt:
-      out += 'i';
-      out += v.int_text();
-      out += ';';
-      return true;
-    case Value::Kind::Float: {
-      double d = v.as_float();
-      if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9.2e18) {
-        out += 'i';
-        out += std::to_string(static_cast<int64_t>(d));
-        out += ';';
-      } else {
-        uint64_t bits;
-        std::memcpy(&bits, &d, sizeof bits);
-        out += 'f';
-        out += std::to_string(bits);
-        out += ';';
-      }
-      return true;
-    }
-    case Value::Kind::Complex: {
-      auto c = v.as_complex();
-      out += 'c';
-      out += std::to_string(c.real());
-      out += ',';
-      out += std::to_string(c.imag());
-      out += ';';
-      return true;
-    }
-    case Value::Kind::Str:
-      out += 's';
-      out += std::to_string(v.as_str().size());
-      out += ':';
-      out += v.as_str();
-      return true;
-    case Value::Kind::Bytes:
-      out += 'b';
-      out += std::to_string(v.as_bytes().size());
-      out += ':';
-      out += v.as_bytes();
-      return true;
-    case Value::Kind::Global:
-      out += 'g';
-      out += std::to_string(v.global_name().size());
-      out += ':';
-      out += v.global_name();
-      return true;
-    case Value::Kind::Tuple:
-      out += "t(";
-      for (const auto& item : v.items()) {
-        if (!hash_key(item, out, depth + 1)) return false;
-      }
-      out += ')';
-      return true;
-    default:
-      return false;
-  }
-}
-
-std::string require_key(const Value& v) {
-  std::string key;
-  if (!hash_key(v, key, 0)) {
+uint64_t require_hash(const Value& v) {
+  uint64_t h;
+  if (!KeyOps::hash(v, h, 0)) {
     throw FormatError(std::string("unhashable ") + v.kind_name() + " used as a dict key or set item: " +
                       v.repr());
   }
-  return key;
-}
-
-std::string str_key(std::string_view s) {
-  std::string key = "s";
-  key += std::to_string(s.size());
-  key += ':';
-  key += s;
-  return key;
+  return h;
 }
 
 bool is_decimal(const std::string& s) {
@@ -175,12 +254,12 @@ Value::Value(unsigned long long i) {
     scalar_.i = static_cast<int64_t>(i);
   } else {
     kind_ = Kind::BigInt;
-    text_ = std::make_shared<std::string>(std::to_string(i));
+    text_ = std::make_shared<Text>(std::to_string(i));
   }
 }
 Value::Value(double d) noexcept : kind_(Kind::Float) { scalar_.f = d; }
 Value::Value(const char* s) : Value(std::string(s)) {}
-Value::Value(std::string s) : kind_(Kind::Str), text_(std::make_shared<std::string>(std::move(s))) {}
+Value::Value(std::string s) : kind_(Kind::Str), text_(std::make_shared<Text>(std::move(s))) {}
 Value::Value(at::Tensor t) : kind_(Kind::Tensor), tensor_(std::move(t)) {}
 
 Value Value::big_int(const std::string& decimal) {
@@ -194,7 +273,7 @@ Value Value::big_int(const std::string& decimal) {
   // Normalise: no leading zeros ("-0..." cannot overflow, so not here).
   std::size_t sign = decimal[0] == '-' ? 1 : 0;
   std::size_t first = decimal.find_first_not_of('0', sign);
-  out.text_ = std::make_shared<std::string>(decimal.substr(0, sign) + decimal.substr(first));
+  out.text_ = std::make_shared<Text>(decimal.substr(0, sign) + decimal.substr(first));
   return out;
 }
 
@@ -209,7 +288,7 @@ Value Value::complex(double re, double im) {
 Value Value::bytes(std::string data) {
   Value out;
   out.kind_ = Kind::Bytes;
-  out.text_ = std::make_shared<std::string>(std::move(data));
+  out.text_ = std::make_shared<Text>(std::move(data));
   return out;
 }
 
@@ -251,7 +330,7 @@ Value Value::ordered_dict() {
 Value Value::global(std::string qualified_name) {
   Value out;
   out.kind_ = Kind::Global;
-  out.text_ = std::make_shared<std::string>(std::move(qualified_name));
+  out.text_ = std::make_shared<Text>(std::move(qualified_name));
   return out;
 }
 
@@ -296,7 +375,7 @@ bool Value::as_bool() const {
 int64_t Value::as_int() const {
   if (kind_ == Kind::Bool) return scalar_.b ? 1 : 0;
   if (kind_ == Kind::BigInt) {
-    throw FormatError("expected an int that fits in 64 bits but found " + *text_);
+    throw FormatError("expected an int that fits in 64 bits but found " + text_->s);
   }
   expect(Kind::Int, "an int");
   return scalar_.i;
@@ -307,7 +386,7 @@ double Value::as_float() const {
     case Kind::Float: return scalar_.f;
     case Kind::Int: return static_cast<double>(scalar_.i);
     case Kind::Bool: return scalar_.b ? 1.0 : 0.0;
-    case Kind::BigInt: return std::strtod(text_->c_str(), nullptr);
+    case Kind::BigInt: return std::strtod(text_->s.c_str(), nullptr);
     default: expect(Kind::Float, "a number"); return 0;
   }
 }
@@ -321,19 +400,19 @@ std::string Value::int_text() const {
   switch (kind_) {
     case Kind::Bool: return scalar_.b ? "1" : "0";
     case Kind::Int: return std::to_string(scalar_.i);
-    case Kind::BigInt: return *text_;
+    case Kind::BigInt: return text_->s;
     default: expect(Kind::Int, "an int"); return {};
   }
 }
 
 const std::string& Value::as_str() const {
   expect(Kind::Str, "a str");
-  return *text_;
+  return text_->s;
 }
 
 const std::string& Value::as_bytes() const {
   expect(Kind::Bytes, "bytes");
-  return *text_;
+  return text_->s;
 }
 
 const at::Tensor& Value::as_tensor() const {
@@ -343,7 +422,7 @@ const at::Tensor& Value::as_tensor() const {
 
 const std::string& Value::global_name() const {
   expect(Kind::Global, "a global");
-  return *text_;
+  return text_->s;
 }
 
 const std::vector<Value>& Value::items() const {
@@ -353,8 +432,13 @@ const std::vector<Value>& Value::items() const {
 
 void Value::append(Value v) {
   if (kind_ == Kind::Set) {
-    std::string key = require_key(v);
-    if (seq_->index.emplace(std::move(key), seq_->items.size()).second) seq_->items.push_back(std::move(v));
+    const uint64_t h = require_hash(v);
+    const auto& items = seq_->items;
+    if (KeyOps::lookup(seq_->index, h, v, [&](std::size_t i) -> const Value& { return items[i]; }) ==
+        std::string::npos) {
+      seq_->index.emplace(h, items.size());
+      seq_->items.push_back(std::move(v));
+    }
     return;
   }
   expect(Kind::List, "a list or set to append to");
@@ -366,44 +450,62 @@ const std::vector<Value::Entry>& Value::entries() const {
   return map_->entries;
 }
 
+namespace {
+
+// Position of `key` in a dict's entries, or npos.
+std::size_t position(const std::vector<Value::Entry>& entries,
+                     const std::unordered_multimap<uint64_t, std::size_t>& index, uint64_t h, const Value& key) {
+  return KeyOps::lookup(index, h, key, [&](std::size_t i) -> const Value& { return entries[i].first; });
+}
+
+}  // namespace
+
 void Value::set(Value key, Value v) {
   expect(Kind::Dict, "a dict");
-  std::string hk = require_key(key);
-  auto [it, inserted] = map_->index.emplace(std::move(hk), map_->entries.size());
-  if (inserted) {
+  const uint64_t h = require_hash(key);
+  const std::size_t pos = position(map_->entries, map_->index, h, key);
+  if (pos == std::string::npos) {
+    map_->index.emplace(h, map_->entries.size());
     map_->entries.emplace_back(std::move(key), std::move(v));
   } else {
-    map_->entries[it->second].second = std::move(v);
+    map_->entries[pos].second = std::move(v);
   }
 }
 
 bool Value::erase(const Value& key) {
   expect(Kind::Dict, "a dict");
-  std::string hk;
-  if (!hash_key(key, hk, 0)) return false;
-  auto it = map_->index.find(hk);
-  if (it == map_->index.end()) return false;
-  std::size_t pos = it->second;
+  uint64_t h;
+  if (!KeyOps::hash(key, h, 0)) return false;
+  const std::size_t pos = position(map_->entries, map_->index, h, key);
+  if (pos == std::string::npos) return false;
   map_->entries.erase(map_->entries.begin() + static_cast<std::ptrdiff_t>(pos));
-  map_->index.erase(it);
-  for (auto& kv : map_->index) {
-    if (kv.second > pos) --kv.second;
+  for (auto it = map_->index.begin(); it != map_->index.end();) {
+    if (it->second == pos) {
+      it = map_->index.erase(it);
+      continue;
+    }
+    if (it->second > pos) --it->second;
+    ++it;
   }
   return true;
 }
 
 const Value* Value::find(const Value& key) const {
   if (kind_ != Kind::Dict) return nullptr;
-  std::string hk;
-  if (!hash_key(key, hk, 0)) return nullptr;
-  auto it = map_->index.find(hk);
-  return it == map_->index.end() ? nullptr : &map_->entries[it->second].second;
+  uint64_t h;
+  if (!KeyOps::hash(key, h, 0)) return nullptr;
+  const std::size_t pos = position(map_->entries, map_->index, h, key);
+  return pos == std::string::npos ? nullptr : &map_->entries[pos].second;
 }
 
 const Value* Value::find(std::string_view key) const {
   if (kind_ != Kind::Dict) return nullptr;
-  auto it = map_->index.find(str_key(key));
-  return it == map_->index.end() ? nullptr : &map_->entries[it->second].second;
+  auto [lo, hi] = map_->index.equal_range(KeyOps::text_hash('s', key));
+  for (auto it = lo; it != hi; ++it) {
+    const Value& k = map_->entries[it->second].first;
+    if (k.kind_ == Kind::Str && k.text_->s == key) return &map_->entries[it->second].second;
+  }
+  return nullptr;
 }
 
 const Value& Value::at(const Value& key) const {
@@ -445,17 +547,22 @@ bool Value::same_object(const Value& other) const noexcept {
   if (seq_) return seq_ == other.seq_;
   if (map_) return map_ == other.map_;
   if (kind_ == Kind::Tensor) return tensor_.is_same(other.tensor_);
-  std::string a, b;
-  return hash_key(*this, a, 0) && hash_key(other, b, 0) && a == b;
-}
-
-bool Value::is_hashable() const noexcept {
-  std::string key;
   try {
-    return hash_key(*this, key, 0);
+    return KeyOps::equal(*this, other);
   } catch (...) {
     return false;
   }
+}
+
+const void* Value::identity() const noexcept {
+  if (seq_) return seq_.get();
+  if (map_) return map_.get();
+  return nullptr;
+}
+
+bool Value::is_hashable() const noexcept {
+  uint64_t h;
+  return KeyOps::hash(*this, h, 0);
 }
 
 std::string Value::repr() const { return repr_limited(*this, 0); }
@@ -472,12 +579,12 @@ std::string Value::repr_here(int depth) const {
     case Kind::None: return "None";
     case Kind::Bool: return scalar_.b ? "True" : "False";
     case Kind::Int: return std::to_string(scalar_.i);
-    case Kind::BigInt: return cut(*text_);
+    case Kind::BigInt: return cut(text_->s);
     case Kind::Float: os << scalar_.f; return os.str();
     case Kind::Complex: os << "(" << scalar_.c[0] << "+" << scalar_.c[1] << "j)"; return os.str();
-    case Kind::Str: return "'" + cut(*text_) + "'";
-    case Kind::Bytes: return "b'" + cut(*text_) + "'";
-    case Kind::Global: return *text_;
+    case Kind::Str: return "'" + cut(text_->s) + "'";
+    case Kind::Bytes: return "b'" + cut(text_->s) + "'";
+    case Kind::Global: return text_->s;
     case Kind::List:
     case Kind::Tuple:
     case Kind::Set: {
@@ -506,6 +613,95 @@ std::string Value::repr_here(int depth) const {
     }
   }
   return "?";
+}
+
+void ValueInternals::Log::add_if_new(const Value& v) {
+  if (v.seq_ && v.seq_.use_count() == 1) seqs_.push_back(v.seq_);
+  if (v.map_ && v.map_.use_count() == 1) maps_.push_back(v.map_);
+}
+
+bool ValueInternals::Log::has_cycle() const {
+  // Iterative depth-first search with three colours over container identities.
+  std::unordered_set<const void*> done, open;
+  struct Frame {
+    const Value* node;
+    std::size_t next = 0;
+  };
+  // The i-th child of a container (items; keys and values; then attributes), or null.
+  auto child = [](const Value& v, std::size_t i) -> const Value* {
+    if (v.seq_) return i < v.seq_->items.size() ? &v.seq_->items[i] : nullptr;
+    const auto& entries = v.map_->entries;
+    if (i < 2 * entries.size()) return i % 2 ? &entries[i / 2].second : &entries[i / 2].first;
+    return i == 2 * entries.size() && v.map_->attributes ? v.map_->attributes.get() : nullptr;
+  };
+  std::vector<Frame> stack;
+  auto search = [&](const Value& root) {
+    stack.push_back({&root});
+    open.insert(root.identity());
+    while (!stack.empty()) {
+      Frame& f = stack.back();
+      const Value* c = child(*f.node, f.next++);
+      if (!c) {
+        open.erase(f.node->identity());
+        done.insert(f.node->identity());
+        stack.pop_back();
+        continue;
+      }
+      const void* id = c->identity();
+      if (!id || done.count(id)) continue;
+      if (open.count(id)) return true;
+      open.insert(id);
+      stack.push_back({c});
+    }
+    return false;
+  };
+  Value holder;
+  for (const auto& w : seqs_) {
+    if (auto p = w.lock()) {
+      holder.kind_ = Value::Kind::List;
+      holder.seq_ = p;
+      holder.map_.reset();
+      if (!done.count(p.get()) && search(holder)) return true;
+    }
+  }
+  for (const auto& w : maps_) {
+    if (auto p = w.lock()) {
+      holder.kind_ = Value::Kind::Dict;
+      holder.map_ = p;
+      holder.seq_.reset();
+      if (!done.count(p.get()) && search(holder)) return true;
+    }
+  }
+  return false;
+}
+
+void ValueInternals::Log::break_all() {
+  // Move the contents out first, so nothing is destroyed while we iterate.
+  std::vector<Value> garbage;
+  for (const auto& w : seqs_) {
+    if (auto p = w.lock()) {
+      for (auto& x : p->items) garbage.push_back(std::move(x));
+      p->items.clear();
+      p->index.clear();
+    }
+  }
+  for (const auto& w : maps_) {
+    if (auto p = w.lock()) {
+      for (auto& e : p->entries) {
+        garbage.push_back(std::move(e.first));
+        garbage.push_back(std::move(e.second));
+      }
+      p->entries.clear();
+      p->index.clear();
+      if (p->attributes) {
+        garbage.push_back(std::move(*p->attributes));
+        p->attributes.reset();
+      }
+    }
+  }
+  seqs_.clear();
+  maps_.clear();
+  Value::list(std::move(garbage));  // destroyed here, iteratively (see ~Seq)
 }
 
 }  // namespace modelzoo::io

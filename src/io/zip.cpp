@@ -1,6 +1,7 @@
 #include "io/zip.h"
 
 #include <ATen/ops/empty.h>
+#include <ATen/ops/from_blob.h>
 
 #include <zlib.h>
 
@@ -44,6 +45,34 @@ uint32_t crc_of(const void* data, uint64_t n) {
     n -= chunk;
   }
   return static_cast<uint32_t>(crc);
+}
+
+// Refuses a record name that could leave the archive or means different
+// files to different readers: absolute, with a '..' component, a backslash
+// or a NUL, or empty.
+void check_name(const std::string& origin, const std::string& name) {
+  std::string why;
+  if (name.empty()) why = "is empty";
+  else if (name[0] == '/') why = "is an absolute path";
+  else if (name.find('\\') != std::string::npos) why = "holds a backslash";
+  else if (name.find('\0') != std::string::npos) why = "holds a NUL byte";
+  else {
+    std::size_t start = 0;
+    while (start <= name.size()) {
+      std::size_t end = name.find('/', start);
+      if (end == std::string::npos) end = name.size();
+      if (name.compare(start, end - start, "..") == 0) why = "has a '..' component";
+      start = end + 1;
+    }
+  }
+  if (!why.empty()) {
+    std::string shown = name.size() > 80 ? name.substr(0, 77) + "..." : name;
+    for (auto& c : shown) {
+      if (c == '\0') c = '?';
+    }
+    throw FormatError(origin + ": zip record name '" + shown + "' " + why + "; a torch.save archive keeps every "
+                      "record under its one top-level directory");
+  }
 }
 
 }  // namespace
@@ -151,7 +180,11 @@ ZipReader::ZipReader(std::shared_ptr<const Source> src) : src_(std::move(src)) {
     }
     e.data_offset = local + 30 + get_le(lh, 26, 2) + get_le(lh, 28, 2);
     s.check_range(e.data_offset, e.compressed_size, "data of zip entry '" + e.name + "'");
-    by_name_.emplace(e.name, entries_.size());
+    check_name(origin, e.name);
+    if (!by_name_.emplace(e.name, entries_.size()).second) {
+      throw FormatError(origin + ": zip archive has two records named '" + e.name +
+                        "' (readers disagree on which one counts: torch.load reads the last)");
+    }
     entries_.push_back(std::move(e));
     p += 46 + name_len + extra_len + comment_len;
   }
@@ -164,36 +197,78 @@ const ZipEntry* ZipReader::find(const std::string& name) const {
 
 namespace {
 
-void inflate_into(const Source& s, const ZipEntry& e, void* out, uint64_t out_len) {
+constexpr uint64_t kMaxInflated = uint64_t{1} << 31;
+constexpr std::size_t kInflateChunk = std::size_t{1} << 20;
+
+// Inflates a deflated entry into a buffer that grows as output arrives (it is
+// never sized from the declared size alone), reading the compressed bytes a
+// chunk at a time; more or fewer bytes than declared is corruption.
+std::string inflate_entry(const Source& s, const ZipEntry& e) {
   // Deflate cannot expand data more than ~1032:1; refuse declared sizes beyond that.
   if (e.size > e.compressed_size * 1100 + 1024) {
     throw FormatError(s.origin() + ": deflated zip entry '" + e.name + "' declares " + std::to_string(e.size) +
-                      " bytes from only " + std::to_string(e.compressed_size) + " compressed bytes");
+                      " bytes from only " + std::to_string(e.compressed_size) + " compressed bytes (a zip bomb?)");
   }
-  std::string in = s.read_string(e.data_offset, e.compressed_size);
+  if (e.size > kMaxInflated) {
+    throw FormatError(s.origin() + ": deflated zip entry '" + e.name + "' declares " + std::to_string(e.size) +
+                      " bytes, more than the 2 GiB this reader inflates");
+  }
   z_stream z{};
   if (inflateInit2(&z, -MAX_WBITS) != Z_OK) throw FormatError(s.origin() + ": zlib initialisation failed");
-  z.next_in = reinterpret_cast<Bytef*>(in.data());
-  z.avail_in = static_cast<uInt>(in.size());
-  z.next_out = static_cast<Bytef*>(out);
-  z.avail_out = static_cast<uInt>(out_len);
-  int rc = inflate(&z, Z_FINISH);
-  const uint64_t produced = z.total_out;
-  inflateEnd(&z);
-  if ((rc != Z_STREAM_END && !(rc == Z_BUF_ERROR && produced == out_len)) || produced != out_len) {
-    throw FormatError(s.origin() + ": deflated zip entry '" + e.name + "' is corrupt (inflated " +
-                      std::to_string(produced) + " of " + std::to_string(out_len) + " bytes)");
+  struct End {
+    z_stream* z;
+    ~End() { inflateEnd(z); }
+  } end{&z};
+  std::string out;
+  std::string in;
+  uint64_t in_pos = 0;
+  int rc = Z_OK;
+  auto corrupt = [&](const std::string& why) {
+    return FormatError(s.origin() + ": deflated zip entry '" + e.name + "' is corrupt: " + why);
+  };
+  while (rc != Z_STREAM_END) {
+    if (z.avail_in == 0 && in_pos < e.compressed_size) {
+      const uint64_t n = std::min<uint64_t>(kInflateChunk, e.compressed_size - in_pos);
+      in = s.read_string(e.data_offset + in_pos, n);
+      in_pos += n;
+      z.next_in = reinterpret_cast<Bytef*>(in.data());
+      z.avail_in = static_cast<uInt>(n);
+    }
+    if (z.total_out == out.size()) {
+      if (out.size() >= e.size) {
+        // Full: one more byte of room tells a stream that ends here from one that goes on.
+        if (out.size() > e.size) throw corrupt("it inflates to more than its declared " + std::to_string(e.size) + " bytes");
+        out.resize(out.size() + 1);
+      } else {
+        const uint64_t grown = std::min<uint64_t>(e.size, std::max<uint64_t>(64 * 1024, out.size() * 2));
+        out.resize(static_cast<std::size_t>(grown));
+      }
+    }
+    z.next_out = reinterpret_cast<Bytef*>(out.data()) + z.total_out;
+    z.avail_out = static_cast<uInt>(std::min<uint64_t>(out.size() - z.total_out, kInflateChunk));
+    const uLong before_in = z.avail_in, before_out = z.avail_out;
+    rc = inflate(&z, Z_NO_FLUSH);
+    if (rc == Z_STREAM_END) break;
+    if (rc != Z_OK && rc != Z_BUF_ERROR) throw corrupt(z.msg ? z.msg : "zlib error " + std::to_string(rc));
+    if (z.avail_in == before_in && z.avail_out == before_out) {
+      throw corrupt("the compressed data ends after " + std::to_string(z.total_out) + " of " +
+                    std::to_string(e.size) + " bytes");
+    }
   }
+  if (z.total_out != e.size) {
+    throw corrupt("it inflates to " + std::string(z.total_out > e.size ? "more than" : "only") + " " +
+                  std::to_string(std::min<uint64_t>(z.total_out, e.size)) + " of its declared " +
+                  std::to_string(e.size) + " bytes");
+  }
+  out.resize(static_cast<std::size_t>(e.size));
+  return out;
 }
 
 }  // namespace
 
 std::string ZipReader::read(const ZipEntry& e) const {
   if (e.method == 0) return src_->read_string(e.data_offset, e.size);
-  if (e.size > (1ull << 31)) throw FormatError(src_->origin() + ": zip entry '" + e.name + "' is too large to inflate");
-  std::string out(static_cast<std::size_t>(e.size), '\0');
-  if (e.size) inflate_into(*src_, e, out.data(), e.size);
-  return out;
+  return inflate_entry(*src_, e);
 }
 
 at::Tensor ZipReader::read_storage(const ZipEntry& e, uint64_t nbytes, c10::ScalarType dtype, bool byteswap,
@@ -203,15 +278,14 @@ at::Tensor ZipReader::read_storage(const ZipEntry& e, uint64_t nbytes, c10::Scal
                       " bytes but its storage needs " + std::to_string(nbytes));
   }
   if (e.method == 0) return load_storage(src_, e.data_offset, nbytes, dtype, byteswap, alias);
-  if (e.size > (1ull << 31)) throw FormatError(src_->origin() + ": zip entry '" + e.name + "' is too large to inflate");
   const std::size_t itemsize = c10::elementSize(dtype);
-  std::string buf(static_cast<std::size_t>(e.size), '\0');
-  if (e.size) inflate_into(*src_, e, buf.data(), e.size);
-  at::Tensor t = at::empty({static_cast<int64_t>(nbytes / itemsize)}, at::TensorOptions().dtype(dtype));
-  if (nbytes) {
-    std::memcpy(t.data_ptr(), buf.data(), static_cast<std::size_t>(nbytes));
-    if (byteswap) byteswap_elements(t.data_ptr(), nbytes, c10::isComplexType(dtype) ? itemsize / 2 : itemsize);
-  }
+  // The inflated bytes become the tensor's memory (no second copy).
+  auto* buf = new std::string(inflate_entry(*src_, e));
+  if (buf->size() < sizeof(std::max_align_t)) buf->reserve(sizeof(std::max_align_t));  // heap, aligned
+  at::Tensor t = at::from_blob(
+      buf->data(), {static_cast<int64_t>(nbytes / itemsize)}, [buf](void*) { delete buf; },
+      at::TensorOptions().dtype(dtype));
+  if (nbytes && byteswap) byteswap_elements(t.data_ptr(), nbytes, c10::isComplexType(dtype) ? itemsize / 2 : itemsize);
   return t;
 }
 

@@ -91,10 +91,40 @@ bool jpeg_header_c(jpeg_decompress_struct* cinfo, JpegError* err, const uint8_t*
   return true;
 }
 
-bool jpeg_start_c(jpeg_decompress_struct* cinfo, JpegError* err) {
+bool jpeg_start_c(jpeg_decompress_struct* cinfo, JpegError* err, J_COLOR_SPACE out) {
   if (setjmp(err->jump)) return false;
-  cinfo->out_color_space = JCS_RGB;
+  cinfo->out_color_space = out;
   jpeg_start_decompress(cinfo);
+  return true;
+}
+
+// PIL's CMYK -> RGB after its "CMYK;I" unpacking, which inverts every stored
+// value (PIL assumes Adobe's convention for every 4-channel JPEG): with
+// c = 255 - stored, k = 255 - stored_k and nk = 255 - k,
+// rgb = clip(nk - c * nk / 255) with PIL's rounding MULDIV255.
+void cmyk_row_to_rgb(const uint8_t* in, uint8_t* out, std::size_t width) {
+  for (std::size_t x = 0; x < width; ++x, in += 4, out += 3) {
+    const int nk = in[3];
+    for (int ch = 0; ch < 3; ++ch) {
+      const int t = (255 - in[ch]) * nk + 128;
+      const int v = nk - (((t >> 8) + t) >> 8);
+      out[ch] = static_cast<uint8_t>(v < 0 ? 0 : v > 255 ? 255 : v);
+    }
+  }
+}
+
+// Decodes a CMYK / YCCK JPEG (libjpeg turns YCCK into CMYK) row by row through
+// `row` (4 x width bytes, allocated by the caller: nothing here may own memory
+// across a longjmp) into RGB rows of `out`.
+bool jpeg_cmyk_pixels_c(jpeg_decompress_struct* cinfo, JpegError* err, uint8_t* row, uint8_t* out, std::size_t stride) {
+  if (setjmp(err->jump)) return false;
+  while (cinfo->output_scanline < cinfo->output_height) {
+    uint8_t* dst = out + static_cast<std::size_t>(cinfo->output_scanline) * stride;
+    JSAMPROW r = row;
+    jpeg_read_scanlines(cinfo, &r, 1);
+    cmyk_row_to_rgb(row, dst, cinfo->output_width);
+  }
+  jpeg_finish_decompress(cinfo);
   return true;
 }
 
@@ -116,14 +146,6 @@ struct JpegHolder {
   }
 };
 
-const char* jpeg_color_space_name(J_COLOR_SPACE cs) {
-  switch (cs) {
-    case JCS_CMYK: return "CMYK";
-    case JCS_YCCK: return "YCCK";
-    default: return "unknown";
-  }
-}
-
 at::Tensor decode_jpeg(const uint8_t* data, std::size_t size, const std::string& name,
                        const DecodeOptions& options) {
   JpegError err{};  // outlives the decompressor, which points to it
@@ -138,17 +160,19 @@ at::Tensor decode_jpeg(const uint8_t* data, std::size_t size, const std::string&
   if (!jpeg_header_c(&h.cinfo, &err, data, size)) jpeg_fail("header");
   check_dimensions(name, "JPEG", h.cinfo.image_width, h.cinfo.image_height, options);
   const J_COLOR_SPACE cs = h.cinfo.jpeg_color_space;
-  if (cs == JCS_CMYK || cs == JCS_YCCK) {
-    fail(name, std::string("unsupported JPEG color space ") + jpeg_color_space_name(cs) +
-                   " (only grayscale and YCbCr/RGB JPEGs are decoded)");
-  }
-  if (!jpeg_start_c(&h.cinfo, &err)) jpeg_fail("decompression");
+  const bool cmyk = cs == JCS_CMYK || cs == JCS_YCCK;
+  if (!jpeg_start_c(&h.cinfo, &err, cmyk ? JCS_CMYK : JCS_RGB)) jpeg_fail("decompression");
   const int64_t height = h.cinfo.output_height, width = h.cinfo.output_width;
-  if (h.cinfo.output_components != 3) {
-    fail(name, "JPEG decoder produced " + std::to_string(h.cinfo.output_components) + " components, expected 3");
+  if (h.cinfo.output_components != (cmyk ? 4 : 3)) {
+    fail(name, "JPEG decoder produced " + std::to_string(h.cinfo.output_components) + " components, expected " +
+                   (cmyk ? "4 (CMYK)" : "3"));
   }
   at::Tensor hwc = at::empty({height, width, 3}, at::kByte);
-  if (!jpeg_pixels_c(&h.cinfo, &err, hwc.data_ptr<uint8_t>(), static_cast<std::size_t>(width) * 3)) {
+  const std::size_t stride = static_cast<std::size_t>(width) * 3;
+  if (cmyk) {
+    std::vector<uint8_t> row(static_cast<std::size_t>(width) * 4);
+    if (!jpeg_cmyk_pixels_c(&h.cinfo, &err, row.data(), hwc.data_ptr<uint8_t>(), stride)) jpeg_fail("decoding");
+  } else if (!jpeg_pixels_c(&h.cinfo, &err, hwc.data_ptr<uint8_t>(), stride)) {
     jpeg_fail("decoding");
   }
   at::Tensor chw = hwc.permute({2, 0, 1});

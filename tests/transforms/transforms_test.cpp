@@ -6,12 +6,15 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <fstream>
+#include <set>
 #include <iterator>
 #include <sstream>
 
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
+#include <jpeglib.h>
 #include <zlib.h>
 
 #include "modelzoo/io/io.h"
@@ -271,6 +274,98 @@ TEST(Decode, ExifParserSurvivesHostileSegments) {
   for (const auto& b : bad) {
     EXPECT_EQ(tr::jpeg_exif_orientation(reinterpret_cast<const uint8_t*>(b.data()), b.size()), 1);
   }
+}
+
+// A w x h JPEG that libjpeg writes from 4-channel pixels, stored as CMYK or
+// YCCK, with or without the Adobe marker.
+std::string libjpeg_cmyk(int w, int h, J_COLOR_SPACE stored, bool adobe_marker, bool progressive) {
+  jpeg_compress_struct c{};
+  jpeg_error_mgr err{};
+  c.err = jpeg_std_error(&err);
+  jpeg_create_compress(&c);
+  unsigned char* buf = nullptr;
+  unsigned long len = 0;
+  jpeg_mem_dest(&c, &buf, &len);
+  c.image_width = w;
+  c.image_height = h;
+  c.input_components = 4;
+  c.in_color_space = JCS_CMYK;
+  jpeg_set_defaults(&c);
+  jpeg_set_colorspace(&c, stored);
+  jpeg_set_quality(&c, 92, TRUE);
+  c.write_Adobe_marker = adobe_marker ? TRUE : FALSE;
+  if (progressive) jpeg_simple_progression(&c);
+  jpeg_start_compress(&c, TRUE);
+  std::vector<JSAMPLE> row(static_cast<std::size_t>(w) * 4);
+  while (c.next_scanline < c.image_height) {
+    for (int x = 0; x < w; ++x) {
+      const unsigned y = c.next_scanline;
+      row[4 * x + 0] = static_cast<JSAMPLE>((x * 37 + y * 5) & 0xFF);
+      row[4 * x + 1] = static_cast<JSAMPLE>((x * 11 + y * 23 + 64) & 0xFF);
+      row[4 * x + 2] = static_cast<JSAMPLE>((x * y * 3 + 128) & 0xFF);
+      row[4 * x + 3] = static_cast<JSAMPLE>((255 - x * 9 - y * 7) & 0xFF);
+    }
+    JSAMPROW r = row.data();
+    jpeg_write_scanlines(&c, &r, 1);
+  }
+  jpeg_finish_compress(&c);
+  jpeg_destroy_compress(&c);
+  std::string out(reinterpret_cast<const char*>(buf), len);
+  std::free(buf);
+  return out;
+}
+
+TEST(Decode, CmykAndYcckJpegsMatchPil) {
+  mz_test::TempDir dir("mz_cmyk_");
+  write_bytes(dir / "cmyk_adobe.jpg", libjpeg_cmyk(13, 9, JCS_CMYK, true, false));
+  write_bytes(dir / "cmyk_no_adobe.jpg", libjpeg_cmyk(8, 16, JCS_CMYK, false, false));
+  write_bytes(dir / "ycck.jpg", libjpeg_cmyk(17, 11, JCS_YCCK, true, false));
+  write_bytes(dir / "ycck_progressive.jpg", libjpeg_cmyk(31, 7, JCS_YCCK, true, true));
+  // PIL writes its own CMYK files (Adobe, inverted), one with an EXIF
+  // orientation; then it decodes every file: exif_transpose, convert("RGB").
+  const fs::path script = dir / "pil_cmyk.py";
+  std::ofstream(script) << R"(import os, sys
+import numpy as np
+from PIL import Image, ImageOps
+d = sys.argv[1]
+rng = np.random.default_rng(5)
+cmyk = Image.fromarray(rng.integers(0, 256, (19, 23, 4), dtype=np.uint8), "CMYK")
+cmyk.save(os.path.join(d, "cmyk_pil.jpg"), quality=90)
+exif = Image.Exif()
+exif[0x0112] = 6
+cmyk.save(os.path.join(d, "cmyk_pil_exif6.jpg"), quality=90, exif=exif.tobytes())
+for name in sorted(os.listdir(d)):
+    if not name.endswith(".jpg"):
+        continue
+    im = Image.open(os.path.join(d, name))
+    assert im.mode == "CMYK", (name, im.mode)
+    rgb = ImageOps.exif_transpose(im).convert("RGB")
+    with open(os.path.join(d, name + ".rgb"), "wb") as f:
+        f.write(rgb.tobytes())
+    print(name, rgb.width, rgb.height, im.info.get("adobe_transform", "-"))
+)";
+  const std::string listing = mz_test::must_run(std::string(mz_test::python()) + " " + script.string() + " " +
+                                                dir.path().string());
+  std::istringstream lines(listing);
+  std::string name;
+  int w = 0, h = 0;
+  std::string transform;
+  std::size_t n = 0;
+  std::set<std::string> transforms;
+  while (lines >> name >> w >> h >> transform) {
+    const at::Tensor got = tr::read_image(dir / name);
+    ASSERT_EQ(got.sizes(), (std::vector<int64_t>{3, h, w})) << name;
+    const std::string want_bytes = read_bytes(dir / (name + ".rgb"));
+    ASSERT_EQ(want_bytes.size(), static_cast<std::size_t>(3 * w * h)) << name;
+    const at::Tensor want =
+        at::from_blob(const_cast<char*>(want_bytes.data()), {h, w, 3}, at::kByte).permute({2, 0, 1});
+    EXPECT_EQ(max_abs_diff(got, want), 0) << name << " (Adobe transform " << transform << ")";
+    transforms.insert(transform);
+    ++n;
+  }
+  EXPECT_EQ(n, 6u) << listing;
+  // Stored as CMYK (transform 0), as YCCK (2), and without an Adobe marker.
+  EXPECT_EQ(transforms, (std::set<std::string>{"-", "0", "2"})) << listing;
 }
 
 // ---------------------------------------------------------------------------

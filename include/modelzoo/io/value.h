@@ -13,6 +13,14 @@
 /// Accessors come in pairs: `find(key)` returns a pointer or null, `at(key)`
 /// throws FormatError naming the key. `as_*()` throw FormatError saying which
 /// kind was expected and which was found.
+///
+/// Dict keys and set items are found by a hash and an equality test, as in
+/// Python: hashes of str, bytes and big ints are computed once per object and
+/// cached, a tuple's hash once per tuple, so inserting the same large key many
+/// times costs no rehashing, and comparing keys that share objects is cheap.
+/// A key nested more than 64 tuples deep is unhashable; comparing two
+/// distinct keys that need more than 2^20 element comparisons (a key built to
+/// be costly) throws FormatError.
 
 #include <complex>
 #include <cstdint>
@@ -194,6 +202,9 @@ class Value {
 
   /// True when both are the same container object (or equal scalars).
   bool same_object(const Value& other) const noexcept;
+  /// The shared container behind a List, Tuple, Set or Dict (equal for every
+  /// copy of the handle, so it tells shared structure apart); null otherwise.
+  const void* identity() const noexcept;
   /// Whether this can be a dict key / set member (None, bool, numbers, str,
   /// bytes, Global, and tuples of those).
   bool is_hashable() const noexcept;
@@ -205,6 +216,8 @@ class Value {
   struct Seq;
   /// Storage of a Dict (internal; defined in value.cpp).
   struct Map;
+  /// Storage of a Str, Bytes, BigInt or Global (internal; defined in value.cpp).
+  struct Text;
 
  private:
   Kind kind_ = Kind::None;
@@ -214,7 +227,7 @@ class Value {
     double f;
     double c[2];
   } scalar_{};
-  std::shared_ptr<std::string> text_;  // Str, Bytes, BigInt, Global
+  std::shared_ptr<Text> text_;         // Str, Bytes, BigInt, Global
   std::shared_ptr<Seq> seq_;           // List, Tuple, Set
   std::shared_ptr<Map> map_;           // Dict
   at::Tensor tensor_;                  // Tensor
@@ -224,6 +237,8 @@ class Value {
   std::string repr_here(int depth) const;
   friend struct Seq;
   friend struct Map;
+  friend struct KeyOps;
+  friend struct ValueInternals;
 };
 
 }  // namespace modelzoo::io

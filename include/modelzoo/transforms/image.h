@@ -5,7 +5,11 @@
 ///
 /// The result is always a contiguous `uint8` tensor of shape 3 x H x W in RGB
 /// order, as `torchvision.io.decode_image(..., ImageReadMode.RGB)` returns:
-/// - JPEG: grayscale and CMYK/YCCK files are converted to RGB by libjpeg;
+/// - JPEG: grayscale files are converted to RGB by libjpeg; CMYK and YCCK
+///   files (libjpeg turns YCCK into CMYK) are converted as PIL does: every
+///   4-channel JPEG is taken to hold Adobe's inverted CMYK (PIL's "CMYK;I"),
+///   then R = K' - C'K'/255 (and so on, PIL's rounding) with C' = 255 - C,
+///   K' = stored K, identical to `Image.open(f).convert("RGB")`;
 ///   the EXIF orientation tag (APP1 "Exif", TIFF tag 0x0112, either byte
 ///   order) is applied afterwards as PIL's `ImageOps.exif_transpose` does.
 ///   libjpeg's "premature end of file" and "premature end of data segment"

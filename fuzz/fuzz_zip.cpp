@@ -1,0 +1,19 @@
+// The zip .pth reader (torch.save since 1.6): read_zip over a piecewise-read source and
+// over a mapping, as io::read uses them.
+#include "fuzz_target.h"
+#include "io/readers.h"
+#include "modelzoo/error.h"
+#include "seeds.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
+  namespace d = modelzoo::io::detail;
+  for (bool mapped : {false, true}) {
+    try {
+      d::read_zip(mapped ? mz_fuzz::mapped_source(data, size) : mz_fuzz::plain_source(data, size), mapped);
+    } catch (const modelzoo::Error&) {
+    }
+  }
+  return 0;
+}
+
+std::vector<std::string> mz_fuzz_seeds() { return mz_fuzz::zip_seeds(); }
