@@ -130,7 +130,11 @@ class ConvKernel final : public mm::InferenceKernel {
   std::vector<at::Tensor> sources(const mm::Conv2dImpl& conv, const mm::BatchNorm2dImpl* bn) const {
     std::vector<at::Tensor> s{conv.weight, conv.bias};
     if (bn != nullptr) {
-      s.insert(s.end(), {bn->weight, bn->bias, bn->running_mean, bn->running_var});
+      // A training-mode forward updates the running statistics inside the
+      // batch-norm kernel, which leaves their version counters alone; the
+      // batch counter it increments with add_ shows it.
+      s.insert(s.end(), {bn->weight, bn->bias, bn->running_mean, bn->running_var,
+                         bn->num_batches_tracked});
     }
     return s;
   }

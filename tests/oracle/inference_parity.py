@@ -8,7 +8,8 @@ draws them):
   <arch>.io.pth       torch.save({"arch", "inputs": [...], "outputs": [...]}): eval-mode
                       outputs for a batch of 1 and a batch of 3 at --size x --size and,
                       unless the architecture only takes square inputs, a batch of 1 at
-                      --size x (--size * 3 / 4), rounded to a multiple of 8;
+                      --size x (--size * 3 / 2), rounded down to a multiple of 8; "outputs64",
+                      the same model's outputs in float64;
                       with --train also "train_input", "train_output" (one training-mode
                       forward of a batch of 3) and "trained_state" (the state_dict after it:
                       BatchNorm running statistics updated).
@@ -56,11 +57,18 @@ def main():
         inputs = [torch.randn(1, 3, size, size, generator=gen),
                   torch.randn(3, 3, size, size, generator=gen)]
         if not name.startswith(SQUARE_ONLY):
-            inputs.append(torch.randn(1, 3, size, max(8, size * 3 // 4 // 8 * 8), generator=gen))
+            inputs.append(torch.randn(1, 3, size, size * 3 // 2 // 8 * 8, generator=gen))
         with torch.no_grad():
             outputs = [model(x) for x in inputs]
         torch.save(model.state_dict(), args.out / f"{name}.weights.pth")
         doc = {"arch": name, "inputs": inputs, "outputs": outputs}
+        # The float64 result, to tell rounding in torchvision's own float32
+        # output (random weights can make a deep network ill-conditioned);
+        # float -> double -> float gives the same weights back.
+        model.double()
+        with torch.no_grad():
+            doc["outputs64"] = [model(x.double()) for x in inputs]
+        model.float()
         if args.train:
             x = torch.randn(3, 3, size, size, generator=gen)
             model.train()
