@@ -2,14 +2,16 @@
 //
 //   classify --model resnet50[:TAG] [--weights URL|FILE [--sha256 HEX]]
 //            [--registry FILE]... [--cache-dir DIR] [--offline] [--mirror URL]...
-//            [--topk 5] [--json] IMAGE...
+//            [--topk 5] [--json] [--plain] IMAGE...
 //
 // The model comes from the hub's pretrained path (registry -> cache ->
 // download and verify -> load); every image is decoded (JPEG or PNG, by
 // content), preprocessed with the weights' own transforms (registry entry)
 // and classified on its own. A bad image is reported (naming it) and the
-// others are still classified. Exit status: 0 every image classified,
-// 1 a failure (model, weights or any image), 2 usage error.
+// others are still classified. The model runs through the inference path
+// (modelzoo::optimize_for_inference, applied by the hub) unless --plain.
+// Exit status: 0 every image classified, 1 a failure (model, weights or any
+// image), 2 usage error.
 
 #include <iomanip>
 #include <iostream>
@@ -48,6 +50,7 @@ struct Args {
   std::vector<std::string> mirrors;
   int64_t topk = 5;
   bool json = false;
+  bool plain = false;
   std::vector<std::string> images;
 };
 
@@ -87,6 +90,7 @@ mz::HubOptions hub_options(const Args& a) {
   if (!a.cache_dir.empty()) o.cache.root = a.cache_dir;
   if (a.offline) o.fetch.offline = true;
   o.fetch.mirrors.insert(o.fetch.mirrors.begin(), a.mirrors.begin(), a.mirrors.end());
+  if (a.plain) o.optimize = false;
   return o;
 }
 
@@ -161,6 +165,8 @@ int main(int argc, char** argv) {
   app.add_option("--mirror", a.mirrors, "mirror base URL tried before a weight's own URL (repeatable)");
   app.add_option("--topk,-k", a.topk, "number of classes per image")->check(CLI::PositiveNumber);
   app.add_flag("--json", a.json, "print one JSON document on stdout");
+  app.add_flag("--plain", a.plain,
+               "run the model without optimize_for_inference (also MODELZOO_INFERENCE=plain)");
   app.add_option("images", a.images, "JPEG or PNG files")->required();
   app.set_version_flag("--version", std::string("classify (modelzoo) ") + MZ_VERSION);
   app.footer("Exit status: 0 every image classified, 1 failure (model, weights or any image), 2 usage error.");

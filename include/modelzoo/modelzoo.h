@@ -13,6 +13,7 @@
 #include "modelzoo/hub/factories.h"
 #include "modelzoo/hub/hub.h"
 #include "modelzoo/hub/weights_info.h"
+#include "modelzoo/inference/inference.h"
 #include "modelzoo/io/io.h"
 #include "modelzoo/models/catalog.h"
 #include "modelzoo/models/classifier.h"

@@ -8,7 +8,9 @@
 #include <c10/core/GradMode.h>
 
 #include "modelzoo/cache/sha256.h"
+#include "modelzoo/env.h"
 #include "modelzoo/error.h"
+#include "modelzoo/inference/inference.h"
 
 namespace modelzoo {
 namespace {
@@ -158,6 +160,13 @@ HubOptions HubOptions::from_env() {
   o.registry = registry::Registry::from_env();
   o.cache = cache::CacheOptions::from_env();
   o.fetch = fetch::FetchOptions::from_env();
+  if (const auto mode = env::get("MODELZOO_INFERENCE")) {
+    if (*mode == "plain") {
+      o.optimize = false;
+    } else if (*mode != "optimized") {
+      throw Error("MODELZOO_INFERENCE: expected 'plain' or 'optimized', got '" + *mode + "'");
+    }
+  }
   return o;
 }
 
@@ -247,6 +256,11 @@ Classifier get_model(const std::string& name, const Weights& weights, const HubO
   }
   model->eval();
   trace.load_ms = ms_since(t0);
+  if (options.optimize && inference_available()) {
+    const InferenceReport report = optimize_for_inference(*model);
+    trace.optimize_ms = report.ms;
+    trace.optimized = report.to_string();
+  }
   trace.total_ms = ms_since(t_start);
   return model;
 }

@@ -59,6 +59,22 @@ uint64_t file_size(int fd, const std::filesystem::path& file) {
   return static_cast<uint64_t>(st.st_size);
 }
 
+// pread until n bytes are in buf; throws FormatError naming `origin`.
+void pread_fully(int fd, uint64_t pos, void* buf, std::size_t n, const std::string& origin) {
+  auto* out = static_cast<char*>(buf);
+  while (n > 0) {
+    ssize_t got = ::pread(fd, out, n, static_cast<off_t>(pos));
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      throw FormatError(origin + ": read failed at offset " + std::to_string(pos) + ": " + errno_text());
+    }
+    if (got == 0) throw FormatError(origin + ": file shrank while reading (offset " + std::to_string(pos) + ")");
+    out += got;
+    pos += static_cast<uint64_t>(got);
+    n -= static_cast<std::size_t>(got);
+  }
+}
+
 class FileSource final : public Source {
  public:
   explicit FileSource(const std::filesystem::path& file) : Source(file.string()), fd_(file) {
@@ -67,18 +83,7 @@ class FileSource final : public Source {
   uint64_t size() const override { return size_; }
   void read(uint64_t pos, void* buf, std::size_t n) const override {
     check_range(pos, n, "read");
-    auto* out = static_cast<char*>(buf);
-    while (n > 0) {
-      ssize_t got = ::pread(fd_.get(), out, n, static_cast<off_t>(pos));
-      if (got < 0) {
-        if (errno == EINTR) continue;
-        throw FormatError(origin() + ": read failed at offset " + std::to_string(pos) + ": " + errno_text());
-      }
-      if (got == 0) throw FormatError(origin() + ": file shrank while reading (offset " + std::to_string(pos) + ")");
-      out += got;
-      pos += static_cast<uint64_t>(got);
-      n -= static_cast<std::size_t>(got);
-    }
+    pread_fully(fd_.get(), pos, buf, n, origin());
   }
 
  private:
@@ -86,13 +91,19 @@ class FileSource final : public Source {
   uint64_t size_ = 0;
 };
 
+// Large copies out of a mapping (storages that cannot alias it: misaligned
+// in the file, byte-swapped) are read with pread instead: copying from the
+// mapped pages would fault them into this process, so that both the pages
+// and the copy count against its memory. Nothing writes through the mapping
+// while a file is read, so both give the same bytes.
+constexpr std::size_t kPreadThreshold = 64 * 1024;
+
 class MappedFile final : public Source {
  public:
-  explicit MappedFile(const std::filesystem::path& file) : Source(file.string()) {
-    Fd fd(file);
-    size_ = file_size(fd.get(), file);
+  explicit MappedFile(const std::filesystem::path& file) : Source(file.string()), fd_(file) {
+    size_ = file_size(fd_.get(), file);
     if (size_ == 0) return;
-    void* p = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd.get(), 0);
+    void* p = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd_.get(), 0);
     if (p == MAP_FAILED) throw FormatError(origin() + ": cannot map " + std::to_string(size_) + " bytes: " + errno_text());
     base_ = static_cast<uint8_t*>(p);
   }
@@ -102,11 +113,16 @@ class MappedFile final : public Source {
   uint64_t size() const override { return size_; }
   void read(uint64_t pos, void* buf, std::size_t n) const override {
     check_range(pos, n, "read");
-    if (n) std::memcpy(buf, base_ + pos, n);
+    if (n >= kPreadThreshold) {
+      pread_fully(fd_.get(), pos, buf, n, origin());
+    } else if (n) {
+      std::memcpy(buf, base_ + pos, n);
+    }
   }
   const uint8_t* data() const override { return base_ ? base_ : reinterpret_cast<const uint8_t*>(""); }
 
  private:
+  Fd fd_;
   uint8_t* base_ = nullptr;
   uint64_t size_ = 0;
 };

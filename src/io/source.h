@@ -42,7 +42,9 @@ std::shared_ptr<const Source> open_file(const std::filesystem::path& file);
 
 // A private (MAP_PRIVATE, copy-on-write) read-write mapping of a whole file:
 // writes through it never reach the file. The mapping lives as long as any
-// shared_ptr to it, including tensors aliasing it.
+// shared_ptr to it, including tensors aliasing it. read() of 64 KiB or more
+// uses pread, leaving the mapped pages untouched (a copied storage does not
+// also fault its pages into memory).
 std::shared_ptr<const Source> map_file(const std::filesystem::path& file);
 
 // Bytes held in memory (tests, nested archives).

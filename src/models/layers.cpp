@@ -362,6 +362,7 @@ at::Tensor Conv2dImpl::forward(const at::Tensor& x) {
     throw Error("Conv2d: expected " + std::to_string(options_.in_channels()) +
                 " input channels, got input of shape " + shape_str(x.sizes()));
   }
+  if (at::Tensor y = try_inference_kernel(x); y.defined()) return y;
   return at::conv2d(x, weight, bias, *options_.stride(), *options_.padding(),
                     *options_.dilation(), options_.groups());
 }
@@ -401,6 +402,7 @@ at::Tensor LinearImpl::forward(const at::Tensor& x) {
                 std::to_string(options_.out_features()) + "): expected input whose last dimension is " +
                 std::to_string(options_.in_features()) + ", got shape " + shape_str(x.sizes()));
   }
+  if (at::Tensor y = try_inference_kernel(x); y.defined()) return y;
   return at::linear(x, weight, bias);
 }
 
@@ -438,6 +440,7 @@ at::Tensor BatchNorm2dImpl::forward(const at::Tensor& x) {
     throw Error("BatchNorm2d: expected " + std::to_string(options_.num_features()) +
                 " channels, got input of shape " + shape_str(x.sizes()));
   }
+  if (at::Tensor y = try_inference_kernel(x); y.defined()) return y;
   double factor = 0.0;
   if (is_training()) {
     at::NoGradGuard no_grad;

@@ -5,10 +5,10 @@
 #include <sstream>
 
 #include <ATen/ops/empty.h>
-#include <ATen/ops/matmul.h>
 #include <ATen/ops/softmax.h>
 
 #include "modelzoo/error.h"
+#include "modelzoo/models/attention.h"
 #include "shape_str.h"
 
 namespace modelzoo::models {
@@ -200,8 +200,9 @@ at::Tensor RelativePositionalMultiHeadAttentionImpl::forward(const at::Tensor& x
   const at::Tensor q = heads(chunks[0]);
   const at::Tensor k = heads(chunks[1]) * std::pow(static_cast<double>(feat_dim_), -0.5);
   const at::Tensor v = heads(chunks[2]);
-  const at::Tensor attn = at::softmax(at::matmul(q, k.transpose(-2, -1)) + relative_positional_bias(), -1);
-  const at::Tensor out = at::matmul(attn, v).permute({0, 1, 3, 2, 4}).reshape({b, g, p, d});
+  const at::Tensor attn =
+      at::softmax(attention_matmul(*this, q, k.transpose(-2, -1)) + relative_positional_bias(), -1);
+  const at::Tensor out = attention_matmul(*this, attn, v).permute({0, 1, 3, 2, 4}).reshape({b, g, p, d});
   return merge->forward(out);
 }
 

@@ -26,6 +26,7 @@
 #include <ATen/ops/zeros_like.h>
 
 #include "modelzoo/error.h"
+#include "modelzoo/models/attention.h"
 #include "shape_str.h"
 
 namespace modelzoo::models {
@@ -215,24 +216,23 @@ at::Tensor ShiftedWindowAttentionImpl::forward(const at::Tensor& input) {
           .permute({0, 1, 3, 2, 4, 5})
           .reshape({b * num_windows, n, c});
 
-  at::Tensor qkv_bias = qkv->bias;
-  if (options_.v2() && qkv_bias.defined()) {
-    qkv_bias = qkv_bias.clone();
-    const int64_t length = qkv_bias.numel() / 3;
-    qkv_bias.slice(0, length, 2 * length).zero_();
+  // Through the qkv layer itself (so an inference kernel serves it); v2 has
+  // no key bias (torchvision zeroes that third of a clone of qkv.bias).
+  at::Tensor qkv_out = qkv->forward(x);
+  if (options_.v2() && qkv->bias.defined()) {
+    const int64_t length = qkv->bias.numel() / 3;
+    qkv_out.narrow(-1, length, length).sub_(qkv->bias.narrow(0, length, length));
   }
-  at::Tensor qkv_out = at::linear(x, qkv->weight, qkv_bias)
-                           .reshape({x.size(0), x.size(1), 3, heads, c / heads})
-                           .permute({2, 0, 3, 1, 4});
+  qkv_out = qkv_out.reshape({x.size(0), x.size(1), 3, heads, c / heads}).permute({2, 0, 3, 1, 4});
   at::Tensor q = qkv_out[0], k = qkv_out[1], v = qkv_out[2];
   at::Tensor attn;
   if (options_.v2()) {
     // Cosine attention.
-    attn = l2_normalize(q).matmul(l2_normalize(k).transpose(-2, -1));
+    attn = attention_matmul(*this, l2_normalize(q), l2_normalize(k).transpose(-2, -1));
     attn = attn * at::clamp_max(logit_scale, std::log(100.0)).exp();
   } else {
     q = q * std::pow(static_cast<double>(c / heads), -0.5);
-    attn = q.matmul(k.transpose(-2, -1));
+    attn = attention_matmul(*this, q, k.transpose(-2, -1));
   }
   attn = attn + relative_position_bias();
 
@@ -246,8 +246,8 @@ at::Tensor ShiftedWindowAttentionImpl::forward(const at::Tensor& input) {
   if (is_training() && options_.attention_dropout() > 0.0) {
     attn = at::dropout(attn, options_.attention_dropout(), true);
   }
-  x = attn.matmul(v).transpose(1, 2).reshape({x.size(0), x.size(1), c});
-  x = at::linear(x, proj->weight, proj->bias);
+  x = attention_matmul(*this, attn, v).transpose(1, 2).reshape({x.size(0), x.size(1), c});
+  x = proj->forward(x);
   if (is_training() && options_.dropout() > 0.0) x = at::dropout(x, options_.dropout(), true);
 
   // Reverse the partition, the shift and the padding.

@@ -74,6 +74,7 @@ at::Tensor MultiheadAttentionImpl::forward(const at::Tensor& x) {
                 "): expected input of shape [N, L, " + std::to_string(e) + "], got " +
                 shape_str(x.sizes()));
   }
+  if (at::Tensor y = try_inference_kernel(x); y.defined()) return y;
   const int64_t n = x.size(0), l = x.size(1);
   // [N, L, 3E] -> [3, N, H, L, D]
   at::Tensor qkv = at::linear(x, in_proj_weight, in_proj_bias)

@@ -258,3 +258,49 @@ TEST_F(HubE2E, SharesTheCacheWithPythonTorchHub) {
 }
 
 }  // namespace
+
+// Pretrained models come back with the inference path installed (timed in the
+// trace); HubOptions::optimize = false, or MODELZOO_INFERENCE=plain, leaves it out.
+TEST_F(HubE2E, PretrainedModelsRunTheInferencePathUnlessOptedOut) {
+  mz_test::TempDir cache("mz_hub_cache_");
+  auto& f = *fixture_;
+  auto opts = options_for(cache.path(), f.write_registry(f.vgg11()["zip"]["sha256"]));
+  const auto [x, y] = f.expected();
+  const auto file = modelzoo::Weights::file(f.vgg11()["zip"]["path"].get<std::string>());
+  auto kernels = [](modelzoo::Classifier& m) {
+    std::size_t n = 0;
+    for (const auto& module : m->modules()) {
+      auto* layer = dynamic_cast<modelzoo::models::LayerImpl*>(module.get());
+      n += layer && layer->inference_kernel() ? 1 : 0;
+    }
+    return n;
+  };
+  modelzoo::LoadTrace trace;
+  opts.trace = &trace;
+  auto fast = modelzoo::get_model("vgg11", file, opts);
+  EXPECT_EQ(kernels(fast), 8u + 3u);  // vgg11: 8 convolutions, 3 linear layers
+  EXPECT_THAT(trace.optimized, HasSubstr("8 conv"));
+  EXPECT_GT(trace.optimize_ms, 0.0);
+  EXPECT_GE(trace.total_ms, trace.optimize_ms);
+  expect_close(run(fast, x), y);
+
+  opts.optimize = false;
+  auto plain = modelzoo::get_model("vgg11", file, opts);
+  EXPECT_EQ(kernels(plain), 0u);
+  EXPECT_EQ(trace.optimize_ms, 0.0);
+  EXPECT_TRUE(trace.optimized.empty());
+  expect_close(run(plain, x), y);
+
+  ::setenv("MODELZOO_INFERENCE", "plain", 1);
+  EXPECT_FALSE(modelzoo::HubOptions::from_env().optimize);
+  ::setenv("MODELZOO_INFERENCE", "optimized", 1);
+  EXPECT_TRUE(modelzoo::HubOptions::from_env().optimize);
+  ::setenv("MODELZOO_INFERENCE", "fast", 1);
+  try {
+    modelzoo::HubOptions::from_env();
+    ADD_FAILURE() << "MODELZOO_INFERENCE=fast accepted";
+  } catch (const modelzoo::Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("MODELZOO_INFERENCE"));
+  }
+  ::unsetenv("MODELZOO_INFERENCE");
+}

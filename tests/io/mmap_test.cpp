@@ -6,10 +6,12 @@
 #include <ATen/ops/arange.h>
 
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
+#include "io/source.h"
 #include "io_test_util.h"
 #include "modelzoo/io/io.h"
 #include "support/process.h"
@@ -115,3 +117,54 @@ TEST(Mmap, ViewsShareOneStorageAfterReading) {
 }
 
 }  // namespace
+
+namespace {
+
+// Resident set size (kB) of the mapping that contains `p`, per /proc/self/smaps.
+long mapping_rss_kb(const void* p) {
+  std::ifstream smaps("/proc/self/smaps");
+  const auto addr = reinterpret_cast<uintptr_t>(p);
+  std::string line;
+  bool inside = false;
+  while (std::getline(smaps, line)) {
+    const auto dash = line.find('-');
+    const auto space = line.find(' ');
+    if (dash != std::string::npos && space != std::string::npos && dash < space &&
+        line.find_first_not_of("0123456789abcdef") == dash) {
+      const uintptr_t lo = std::stoull(line.substr(0, dash), nullptr, 16);
+      const uintptr_t hi = std::stoull(line.substr(dash + 1, space - dash - 1), nullptr, 16);
+      inside = addr >= lo && addr < hi;
+    } else if (inside && line.rfind("Rss:", 0) == 0) {
+      return std::stol(line.substr(4));
+    }
+  }
+  return -1;
+}
+
+}  // namespace
+
+// A storage that cannot alias the mapping (misaligned for its dtype, as in
+// most legacy files) is copied with pread: the mapped pages are not faulted
+// in, so the copy is the only memory it costs.
+TEST(Mmap, MisalignedStorageCopiesLeaveTheMappingUntouched) {
+  mz_test::TempDir dir("mz_io_mmap_");
+  const fs::path file = dir / "blob.bin";
+  constexpr std::size_t kFloats = 1 << 20;  // 4 MiB
+  {
+    std::string bytes(2 + kFloats * sizeof(float), '\0');
+    for (std::size_t i = 0; i < kFloats; ++i) {
+      const float v = static_cast<float>(i);
+      std::memcpy(&bytes[2 + i * sizeof(float)], &v, sizeof v);
+    }
+    std::ofstream(file, std::ios::binary) << bytes;
+  }
+  const auto src = modelzoo::io::detail::map_file(file);
+  const at::Tensor t = modelzoo::io::detail::load_storage(src, 2, kFloats * sizeof(float),
+                                                          c10::ScalarType::Float, false, true);
+  EXPECT_NE(t.data_ptr(), static_cast<const void*>(src->data() + 2));  // a copy
+  EXPECT_EQ(t[12345].item<float>(), 12345.0f);
+  EXPECT_EQ(t[kFloats - 1].item<float>(), static_cast<float>(kFloats - 1));
+  const long rss = mapping_rss_kb(src->data());
+  ASSERT_GE(rss, 0) << "mapping not found in /proc/self/smaps";
+  EXPECT_LT(rss, 64) << "kB of the mapping resident after copying 4 MiB out of it";
+}

@@ -2,7 +2,8 @@
 /// \file
 /// The hub: the only place where the stages meet. A pretrained request goes
 /// registry -> cache lookup -> fetch when missing -> verify -> io read ->
-/// key remap -> load_state_dict -> model in eval mode.
+/// key remap -> load_state_dict -> model in eval mode -> optimize_for_inference
+/// (unless HubOptions::optimize is off).
 
 #include <filesystem>
 #include <optional>
@@ -27,7 +28,11 @@ struct LoadTrace {
   bool downloaded = false;
   std::string source_url;                  ///< sanitised, when downloaded
   double resolve_ms = 0, fetch_ms = 0, read_ms = 0, build_ms = 0, load_ms = 0, total_ms = 0;
+  /// optimize_for_inference (BatchNorm folding, weight reorders); 0 when not applied.
+  double optimize_ms = 0;
   std::size_t tensors = 0;
+  /// InferenceReport::to_string() of the optimisation, empty when not applied.
+  std::string optimized;
 };
 
 /// Everything the hub needs; plain data. from_env() reads the environment once.
@@ -43,6 +48,10 @@ struct HubOptions {
   /// Merged over the registry entry's "arch_options" (e.g. {"aux_logits": true}).
   nlohmann::json arch_options = nlohmann::json::object();
   LoadTrace* trace = nullptr;         ///< filled when set
+  /// Apply optimize_for_inference to pretrained models (they come back in
+  /// eval mode): on by default, off with MODELZOO_INFERENCE=plain in from_env().
+  bool optimize = true;
+  /// Reads MODELZOO_* (see README); MODELZOO_INFERENCE takes "plain" or "optimized".
   static HubOptions from_env();
 };
 

@@ -164,6 +164,20 @@ at::Tensor new_parameter(c10::IntArrayRef shape, const ParamInit& init, const In
 // Base and container
 // ---------------------------------------------------------------------------
 
+/// A replacement of a layer's forward for inference, installed by the
+/// inference stage (modelzoo::optimize_for_inference): BatchNorm folded into
+/// the convolution before it, weights reordered once for oneDNN. Layers that
+/// accept one (Conv2d, Linear, BatchNorm2d, ViT's MultiheadAttention) ask it
+/// first whenever they are in eval mode; it declines a call it cannot serve
+/// exactly (gradients on, another dtype, device or layout).
+class InferenceKernel {
+ public:
+  virtual ~InferenceKernel() = default;
+  /// The layer's output for `x`, or an undefined tensor to let the layer's
+  /// own forward run.
+  virtual at::Tensor run(const at::Tensor& x) = 0;
+};
+
 /// Base of every layer: a module whose forward maps one tensor to one tensor.
 /// Family blocks derive from it to live in a Sequential.
 class LayerImpl : public torch::nn::Module {
@@ -172,6 +186,25 @@ class LayerImpl : public torch::nn::Module {
   explicit LayerImpl(std::string name) : torch::nn::Module(std::move(name)) {}
   /// Applies the layer.
   virtual at::Tensor forward(const at::Tensor& x) = 0;
+
+  /// Installs `kernel` (nullptr removes it); used only by layers that ask
+  /// for one in their forward.
+  void set_inference_kernel(std::shared_ptr<InferenceKernel> kernel) {
+    inference_kernel_ = std::move(kernel);
+  }
+  /// The installed kernel, null when none.
+  const std::shared_ptr<InferenceKernel>& inference_kernel() const { return inference_kernel_; }
+
+ protected:
+  /// The kernel's output for `x` when a kernel is installed and the layer is
+  /// in eval mode; otherwise (or when the kernel declines) undefined.
+  at::Tensor try_inference_kernel(const at::Tensor& x) const {
+    if (!inference_kernel_ || is_training()) return at::Tensor();
+    return inference_kernel_->run(x);
+  }
+
+ private:
+  std::shared_ptr<InferenceKernel> inference_kernel_;
 };
 
 /// A shared pointer to any layer.

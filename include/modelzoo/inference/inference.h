@@ -1,0 +1,85 @@
+#pragma once
+/// \file
+/// Fast CPU inference for a built model: optimize_for_inference() walks the
+/// module tree once and installs, on the layers that take one, an inference
+/// kernel (models::InferenceKernel) that
+/// - folds each BatchNorm2d into the Conv2d whose output it normalises
+///   (a Conv2d registered directly before a BatchNorm2d of as many channels
+///   in the same parent, which is how every family — Sequential,
+///   Conv2dNormActivation, BasicConv2d, ResNet's conv1/bn1 — is written);
+/// - runs every Conv2d (grouped and depthwise too) through oneDNN
+///   (at::mkldnn_convolution) with its weight reordered once, at
+///   optimisation time, into oneDNN's blocked layout;
+/// - runs every Linear through oneDNN's inner product (at::mkldnn_linear),
+///   and so ViT's in-projection and the two matrix products of every
+///   attention (ViT, Swin's windows, MaxViT's blocks and grids): this
+///   LibTorch's BLAS is the generic fallback, so at::linear and at::matmul
+///   are slower by one to two orders of magnitude.
+/// Activations between layers stay dense NCHW tensors, so pooling,
+/// activations, LayerNorm, softmax and the families' own code run unchanged
+/// on ATen's kernels.
+///
+/// The model's parameters are left untouched and the contract stays
+/// forward(dense N x 3 x H x W float) -> dense logits. A kernel serves a call
+/// only when the layer is in eval mode, gradient recording is off
+/// (torch::NoGradGuard or c10::InferenceMode), and the input is a float32
+/// strided CPU tensor; any other call takes the layer's own forward, so
+/// `model->train()` trains exactly as before and `eval()` gets the fast path
+/// back. Kernels watch their source tensors (data pointer and version
+/// counter): weights changed in place (an optimizer step, load_state_dict)
+/// are re-folded and reordered on the next call.
+///
+/// \code
+///   auto model = modelzoo::get_model("resnet50", modelzoo::Weights::none());
+///   model->eval();
+///   modelzoo::InferenceReport r = modelzoo::optimize_for_inference(*model);
+///   c10::InferenceMode guard;
+///   at::Tensor logits = model->forward(images);
+/// \endcode
+/// The hub applies it to every pretrained model (HubOptions::optimize,
+/// MODELZOO_INFERENCE=plain to opt out).
+
+#include <cstddef>
+#include <string>
+
+namespace torch::nn {
+class Module;
+}
+
+namespace modelzoo {
+
+/// What optimize_for_inference may change.
+struct InferenceOptions {
+  /// Fold BatchNorm2d into the preceding Conv2d.
+  bool fold_batch_norm = true;
+  /// Conv2d through oneDNN with reordered weights.
+  bool convolutions = true;
+  /// Linear (and ViT's attention in-projection) through oneDNN.
+  bool linear = true;
+};
+
+/// What optimize_for_inference did.
+struct InferenceReport {
+  std::size_t convolutions = 0;        ///< Conv2d layers given a kernel
+  std::size_t folded_batch_norms = 0;  ///< BatchNorm2d layers folded into one of them
+  std::size_t linear = 0;              ///< Linear layers given a kernel
+  std::size_t attention = 0;           ///< attention modules (ViT, Swin, MaxViT) given a kernel
+  double ms = 0;                       ///< time taken, weight reorders included
+  /// One line, e.g. "53 conv (53 with BatchNorm folded), 1 linear, 0 attention in 41.2 ms".
+  std::string to_string() const;
+};
+
+/// Installs inference kernels on every layer of `model` that takes one
+/// (replacing kernels installed before). Throws modelzoo::Error when this
+/// LibTorch has no oneDNN (at::hasMKLDNN() false), naming the build.
+InferenceReport optimize_for_inference(torch::nn::Module& model,
+                                       const InferenceOptions& options = InferenceOptions());
+
+/// Removes every inference kernel from `model` (the plain path only);
+/// returns how many were removed.
+std::size_t clear_inference_kernels(torch::nn::Module& model);
+
+/// Whether optimize_for_inference can run in this process (oneDNN present).
+bool inference_available();
+
+}  // namespace modelzoo

@@ -1,0 +1,393 @@
+#include "modelzoo/inference/inference.h"
+
+#include <chrono>
+#include <cmath>
+#include <memory>
+#include <mutex>
+#include <sstream>
+#include <utility>
+#include <vector>
+
+#include <ATen/Context.h>
+#include <ATen/core/grad_mode.h>
+#include <ATen/ops/empty.h>
+#include <ATen/ops/ones_like.h>
+#include <ATen/ops/zeros_like.h>
+#include <ATen/ops/mkldnn_convolution.h>
+#include <ATen/ops/mkldnn_linear.h>
+#include <ATen/ops/mkldnn_reorder_conv2d_weight.h>
+#include <ATen/ops/softmax.h>
+#include <torch/nn/module.h>
+
+#include "modelzoo/error.h"
+#include "modelzoo/models/attention.h"
+#include "modelzoo/models/layers.h"
+#include "modelzoo/models/maxvit.h"
+#include "modelzoo/models/swin_transformer.h"
+#include "modelzoo/models/vision_transformer.h"
+
+namespace modelzoo {
+namespace {
+
+namespace mm = modelzoo::models;
+
+// ---------------------------------------------------------------------------
+// When a kernel may serve a call
+// ---------------------------------------------------------------------------
+
+// A call the plain path must take: gradients recorded, or an input oneDNN's
+// float kernels do not take as is.
+bool servable(const at::Tensor& x) {
+  return !at::GradMode::is_enabled() && x.defined() && x.layout() == at::kStrided &&
+         x.device().is_cpu() && x.scalar_type() == at::kFloat && !x.requires_grad();
+}
+
+// A tensor's identity and contents as far as staleness goes: which storage
+// and how many in-place writes it has seen.
+struct Stamp {
+  const void* data = nullptr;
+  int64_t version = 0;
+  bool operator==(const Stamp& o) const { return data == o.data && version == o.version; }
+  bool operator!=(const Stamp& o) const { return !(*this == o); }
+};
+
+Stamp stamp_of(const at::Tensor& t) {
+  if (!t.defined()) return {};
+  return {t.data_ptr(), t.is_inference() ? 0 : static_cast<int64_t>(t._version())};
+}
+
+std::vector<Stamp> stamps_of(const std::vector<at::Tensor>& ts) {
+  std::vector<Stamp> out;
+  out.reserve(ts.size());
+  for (const auto& t : ts) out.push_back(stamp_of(t));
+  return out;
+}
+
+// A dense float [rows, in] view of x for oneDNN's inner product.
+at::Tensor as_mkldnn_rows(const at::Tensor& x, int64_t in) {
+  return x.reshape({-1, in}).contiguous().to_mkldnn();
+}
+
+// a [..., M, K] times b [..., N, K] transposed -> [..., M, N], one oneDNN
+// inner product per leading index. For ViT's attention (M = N = 197, K = 64)
+// this is two orders of magnitude faster than at::matmul, whose batched GEMM
+// is the generic BLAS fallback in this LibTorch.
+at::Tensor matmul_nt(const at::Tensor& a, const at::Tensor& b) {
+  const int64_t m = a.size(-2), k = a.size(-1), n = b.size(-2);
+  const at::Tensor a3 = a.reshape({-1, m, k}), b3 = b.reshape({-1, n, k});
+  at::Tensor out = at::empty({a3.size(0), m, n}, a.options());
+  for (int64_t i = 0; i < a3.size(0); ++i) {
+    out[i].copy_(at::mkldnn_linear(a3[i].contiguous().to_mkldnn(), b3[i].contiguous()).to_dense());
+  }
+  std::vector<int64_t> shape(a.sizes().begin(), a.sizes().end());
+  shape.back() = n;
+  return out.view(shape);
+}
+
+// ---------------------------------------------------------------------------
+// Conv2d (+ folded BatchNorm2d)
+// ---------------------------------------------------------------------------
+
+class ConvKernel final : public mm::InferenceKernel {
+ public:
+  ConvKernel(const std::shared_ptr<mm::Conv2dImpl>& conv,
+             const std::shared_ptr<mm::BatchNorm2dImpl>& bn)
+      : conv_(conv), bn_(bn), folded_(bn != nullptr) {
+    const auto& o = conv->options();
+    padding_ = {(*o.padding())[0], (*o.padding())[1]};
+    stride_ = {(*o.stride())[0], (*o.stride())[1]};
+    dilation_ = {(*o.dilation())[0], (*o.dilation())[1]};
+    groups_ = o.groups();
+    pack(*conv, bn.get());
+  }
+
+  // Whether a call with input x takes this kernel (the folded BatchNorm asks
+  // the same question about the convolution's output).
+  bool serves(const at::Tensor& x) const {
+    if (!servable(x) || x.dim() != 4) return false;
+    if (!folded_) return true;
+    auto bn = bn_.lock();
+    return bn && !bn->is_training();
+  }
+
+  at::Tensor run(const at::Tensor& x) override {
+    if (!serves(x)) return at::Tensor();
+    auto conv = conv_.lock();
+    if (!conv) return at::Tensor();
+    std::shared_ptr<const Packed> p = current(*conv);
+    const at::Tensor y = at::mkldnn_convolution(x.contiguous().to_mkldnn(), p->weight, p->bias,
+                                                padding_, stride_, dilation_, groups_);
+    return y.to_dense();
+  }
+
+ private:
+  struct Packed {
+    at::Tensor weight;  // oneDNN's blocked layout
+    at::Tensor bias;    // dense, may be undefined
+    std::vector<Stamp> sources;
+  };
+
+  std::vector<at::Tensor> sources(const mm::Conv2dImpl& conv, const mm::BatchNorm2dImpl* bn) const {
+    std::vector<at::Tensor> s{conv.weight, conv.bias};
+    if (bn != nullptr) {
+      // A training-mode forward updates the running statistics inside the
+      // batch-norm kernel, which leaves their version counters alone; the
+      // batch counter it increments with add_ shows it.
+      s.insert(s.end(), {bn->weight, bn->bias, bn->running_mean, bn->running_var,
+                         bn->num_batches_tracked});
+    }
+    return s;
+  }
+
+  void pack(const mm::Conv2dImpl& conv, const mm::BatchNorm2dImpl* bn) {
+    at::NoGradGuard no_grad;
+    at::Tensor w = conv.weight.detach();
+    at::Tensor b = conv.bias.defined() ? conv.bias.detach() : at::Tensor();
+    if (bn != nullptr) {
+      // y = gamma * (conv(x) + b - mean) / sqrt(var + eps) + beta, in double.
+      const at::Tensor var = bn->running_var.detach().to(at::kDouble);
+      const at::Tensor inv_std = (var + bn->options().eps()).rsqrt();
+      const at::Tensor gamma =
+          bn->weight.defined() ? bn->weight.detach().to(at::kDouble) : at::ones_like(var);
+      const at::Tensor beta =
+          bn->bias.defined() ? bn->bias.detach().to(at::kDouble) : at::zeros_like(var);
+      const at::Tensor scale = gamma * inv_std;
+      const at::Tensor b0 = b.defined() ? b.to(at::kDouble) : at::zeros_like(var);
+      w = (w.to(at::kDouble) * scale.view({-1, 1, 1, 1})).to(at::kFloat);
+      b = ((b0 - bn->running_mean.detach().to(at::kDouble)) * scale + beta).to(at::kFloat);
+    }
+    auto p = std::make_shared<Packed>();
+    p->weight = at::mkldnn_reorder_conv2d_weight(w.contiguous().to_mkldnn(), padding_, stride_,
+                                                 dilation_, groups_);
+    p->bias = b.defined() ? b.contiguous() : at::Tensor();
+    p->sources = stamps_of(sources(conv, bn));
+    packed_ = std::move(p);
+  }
+
+  // The packed weights, re-packed first when a source tensor changed.
+  std::shared_ptr<const Packed> current(const mm::Conv2dImpl& conv) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto bn = bn_.lock();
+    if (stamps_of(sources(conv, bn.get())) != packed_->sources) pack(conv, bn.get());
+    return packed_;
+  }
+
+  std::weak_ptr<mm::Conv2dImpl> conv_;
+  std::weak_ptr<mm::BatchNorm2dImpl> bn_;
+  bool folded_;
+  std::vector<int64_t> padding_, stride_, dilation_;
+  int64_t groups_ = 1;
+  std::mutex mu_;
+  std::shared_ptr<const Packed> packed_;
+};
+
+// A BatchNorm2d folded into the convolution before it: the identity whenever
+// that convolution's kernel served the call that produced x.
+class FoldedBatchNormKernel final : public mm::InferenceKernel {
+ public:
+  FoldedBatchNormKernel(const std::shared_ptr<mm::Conv2dImpl>& conv,
+                        std::shared_ptr<ConvKernel> kernel)
+      : conv_(conv), kernel_(std::move(kernel)) {}
+
+  at::Tensor run(const at::Tensor& x) override {
+    auto conv = conv_.lock();
+    auto kernel = kernel_.lock();
+    if (!conv || !kernel || conv->is_training() || conv->inference_kernel() != kernel ||
+        !kernel->serves(x)) {
+      return at::Tensor();
+    }
+    return x;
+  }
+
+ private:
+  std::weak_ptr<mm::Conv2dImpl> conv_;
+  std::weak_ptr<ConvKernel> kernel_;
+};
+
+// ---------------------------------------------------------------------------
+// Linear
+// ---------------------------------------------------------------------------
+
+// y = x W^T + b through oneDNN's inner product, for x of any rank >= 1.
+class LinearOp {
+ public:
+  LinearOp(at::Tensor weight, at::Tensor bias) { pack(std::move(weight), std::move(bias)); }
+
+  at::Tensor apply(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
+    std::shared_ptr<const Packed> p;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stamp_of(weight) != packed_->w || stamp_of(bias) != packed_->b) pack(weight, bias);
+      p = packed_;
+    }
+    const int64_t in = p->weight.size(1), out = p->weight.size(0);
+    at::Tensor y = at::mkldnn_linear(as_mkldnn_rows(x, in), p->weight, p->bias).to_dense();
+    std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
+    if (shape.empty()) shape.push_back(1);
+    shape.back() = out;
+    return y.view(shape);
+  }
+
+ private:
+  struct Packed {
+    at::Tensor weight, bias;  // dense contiguous float (oneDNN reads them in place)
+    Stamp w, b;
+  };
+  void pack(at::Tensor weight, at::Tensor bias) {
+    auto p = std::make_shared<Packed>();
+    p->weight = weight.detach().contiguous();
+    p->bias = bias.defined() ? bias.detach().contiguous() : at::Tensor();
+    p->w = stamp_of(weight);
+    p->b = stamp_of(bias);
+    packed_ = std::move(p);
+  }
+  std::mutex mu_;
+  std::shared_ptr<const Packed> packed_;
+};
+
+class LinearKernel final : public mm::InferenceKernel {
+ public:
+  explicit LinearKernel(const std::shared_ptr<mm::LinearImpl>& linear)
+      : linear_(linear), op_(linear->weight, linear->bias) {}
+
+  at::Tensor run(const at::Tensor& x) override {
+    auto linear = linear_.lock();
+    if (!linear || !servable(x) || x.dim() < 1) return at::Tensor();
+    return op_.apply(x, linear->weight, linear->bias);
+  }
+
+ private:
+  std::weak_ptr<mm::LinearImpl> linear_;
+  LinearOp op_;
+};
+
+// ---------------------------------------------------------------------------
+// ViT's nn.MultiheadAttention: the in-projection is a bare parameter, not a
+// Linear, so the whole self-attention gets a kernel (out_proj keeps its own).
+// ---------------------------------------------------------------------------
+
+class AttentionKernel final : public mm::InferenceKernel {
+ public:
+  explicit AttentionKernel(const std::shared_ptr<mm::MultiheadAttentionImpl>& attn)
+      : attn_(attn), in_proj_(attn->in_proj_weight, attn->in_proj_bias) {}
+
+  at::Tensor run(const at::Tensor& x) override {
+    auto m = attn_.lock();
+    if (!m || !servable(x) || x.dim() != 3) return at::Tensor();
+    const int64_t e = m->options().embed_dim(), h = m->options().num_heads(), d = e / h;
+    const int64_t n = x.size(0), l = x.size(1);
+    const at::Tensor qkv = in_proj_.apply(x, m->in_proj_weight, m->in_proj_bias)
+                               .view({n, l, 3, h, d})
+                               .permute({2, 0, 3, 1, 4});
+    const at::Tensor q = qkv[0] / std::sqrt(static_cast<double>(d));
+    const at::Tensor attn = at::softmax(matmul_nt(q, qkv[1]), -1);
+    const at::Tensor out = matmul_nt(attn, qkv[2].transpose(-2, -1)).transpose(1, 2).reshape({n, l, e});
+    return m->out_proj->forward(out);
+  }
+
+ private:
+  std::weak_ptr<mm::MultiheadAttentionImpl> attn_;
+  LinearOp in_proj_;
+};
+
+// Swin's and MaxViT's windowed attention: their own forward, with the two
+// matrix products through matmul_nt (many small windows: M = N = 49 or 64).
+class WindowAttentionKernel final : public mm::AttentionMatmulKernel {
+ public:
+  at::Tensor run(const at::Tensor&) override { return at::Tensor(); }
+  at::Tensor matmul(const at::Tensor& a, const at::Tensor& b) override {
+    if (!servable(a) || !servable(b) || a.dim() < 2 || b.dim() != a.dim()) return at::Tensor();
+    for (int64_t i = 0; i + 2 < a.dim(); ++i) {
+      if (a.size(i) != b.size(i)) return at::Tensor();  // no broadcasting here
+    }
+    return matmul_nt(a, b.transpose(-2, -1));
+  }
+};
+
+// ---------------------------------------------------------------------------
+// The walk
+// ---------------------------------------------------------------------------
+
+std::size_t clear_all(torch::nn::Module& root) {
+  std::size_t n = 0;
+  for (const auto& m : root.modules(/*include_self=*/true)) {
+    if (auto* layer = dynamic_cast<mm::LayerImpl*>(m.get()); layer && layer->inference_kernel()) {
+      layer->set_inference_kernel(nullptr);
+      ++n;
+    }
+  }
+  return n;
+}
+
+void walk(torch::nn::Module& module, const InferenceOptions& options, InferenceReport& report) {
+  const auto children = module.children();
+  for (std::size_t i = 0; i < children.size(); ++i) {
+    const auto& child = children[i];
+    if (auto conv = std::dynamic_pointer_cast<mm::Conv2dImpl>(child)) {
+      if (!options.convolutions) continue;
+      std::shared_ptr<mm::BatchNorm2dImpl> bn;
+      if (options.fold_batch_norm && i + 1 < children.size()) {
+        bn = std::dynamic_pointer_cast<mm::BatchNorm2dImpl>(children[i + 1]);
+        if (bn && bn->options().num_features() != conv->options().out_channels()) bn = nullptr;
+      }
+      auto kernel = std::make_shared<ConvKernel>(conv, bn);
+      conv->set_inference_kernel(kernel);
+      ++report.convolutions;
+      if (bn) {
+        bn->set_inference_kernel(std::make_shared<FoldedBatchNormKernel>(conv, kernel));
+        ++report.folded_batch_norms;
+        ++i;  // the BatchNorm has no children of its own
+      }
+      continue;
+    }
+    if (auto linear = std::dynamic_pointer_cast<mm::LinearImpl>(child)) {
+      if (options.linear) {
+        linear->set_inference_kernel(std::make_shared<LinearKernel>(linear));
+        ++report.linear;
+      }
+      continue;
+    }
+    if (auto attn = std::dynamic_pointer_cast<mm::MultiheadAttentionImpl>(child)) {
+      if (options.linear) {
+        attn->set_inference_kernel(std::make_shared<AttentionKernel>(attn));
+        ++report.attention;
+      }
+    } else if (std::dynamic_pointer_cast<mm::ShiftedWindowAttentionImpl>(child) ||
+               std::dynamic_pointer_cast<mm::RelativePositionalMultiHeadAttentionImpl>(child)) {
+      if (options.linear) {
+        std::dynamic_pointer_cast<mm::LayerImpl>(child)->set_inference_kernel(
+            std::make_shared<WindowAttentionKernel>());
+        ++report.attention;
+      }
+    }
+    walk(*child, options, report);
+  }
+}
+
+}  // namespace
+
+std::string InferenceReport::to_string() const {
+  std::ostringstream os;
+  os << convolutions << " conv (" << folded_batch_norms << " with BatchNorm folded), " << linear
+     << " linear, " << attention << " attention in " << ms << " ms";
+  return os.str();
+}
+
+bool inference_available() { return at::hasMKLDNN(); }
+
+InferenceReport optimize_for_inference(torch::nn::Module& model, const InferenceOptions& options) {
+  if (!inference_available()) {
+    throw Error("optimize_for_inference: this LibTorch was built without oneDNN (MKLDNN); "
+                "use the model as is");
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  clear_all(model);
+  InferenceReport report;
+  walk(model, options, report);
+  report.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  return report;
+}
+
+std::size_t clear_inference_kernels(torch::nn::Module& model) { return clear_all(model); }
+
+}  // namespace modelzoo
