@@ -120,6 +120,25 @@ std::string explain_mismatch(const std::string& model, const WeightsEntry& w, co
   return message + pinned_value_advice(model, w, actual);
 }
 
+std::vector<std::filesystem::path> files_defining(const std::string& model, const std::filesystem::path& dir) {
+  std::vector<std::filesystem::path> out;
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const auto& p = it->path();
+    if (p.extension() != ".json" || !it->is_regular_file(ec)) continue;
+    try {
+      const auto doc = nlohmann::json::parse(read_file(p));
+      if (doc.is_object() && doc.contains("models") && doc["models"].is_object() && doc["models"].contains(model)) {
+        out.push_back(p);
+      }
+    } catch (const std::exception&) {
+      continue;  // not a registry document: it defines nothing
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 bool is_safe_file_name(const std::string& name) {
   constexpr std::size_t kMaxFileName = 255;  // NAME_MAX of common file systems
   if (name.empty() || name.size() > kMaxFileName || name == "." || name.find("..") != std::string::npos) {

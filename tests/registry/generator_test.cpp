@@ -31,3 +31,12 @@ TEST(RegistryGenerator, CommittedJsonMatchesGenerator) {
             std::string::npos)
       << out;
 }
+
+// pinned_fields(): which table values become full hashes, sizes and
+// confidences, and which rows stop the generator.
+TEST(RegistryGenerator, PinnedFieldRules) {
+  int status = 0;
+  const std::string out = run("/usr/bin/python3 '" MZ_SOURCE_DIR "/tests/registry/gen_registry_rules.py'", &status);
+  EXPECT_EQ(status, 0) << out;
+  EXPECT_NE(out.find("ok"), std::string::npos) << out;
+}

@@ -160,6 +160,11 @@ std::string pinned_value_advice(const std::string& model, const WeightsEntry& w,
 /// "hashes to <64 hex>") when it names one.
 std::string explain_mismatch(const std::string& model, const WeightsEntry& w, const std::string& message);
 
+/// The registry files (`*.json`) directly in `dir` whose "models" object
+/// names `model`, sorted; empty when there are none or `dir` does not
+/// exist. Files that are not JSON objects are skipped (nothing is applied).
+std::vector<std::filesystem::path> files_defining(const std::string& model, const std::filesystem::path& dir);
+
 /// Checks a cache file name: non-empty, at most 255 bytes, no '/', '\\',
 /// "..", control characters.
 bool is_safe_file_name(const std::string& name);
