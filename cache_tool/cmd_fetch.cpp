@@ -53,7 +53,7 @@ std::vector<Item> collect(const Context& ctx, const FetchCliOptions& opt) {
   for (const auto& s : specs) {
     const Spec spec = Spec::parse(s);  // syntax errors are usage errors
     try {
-      for (const auto& t : resolve(ctx.registry, spec)) {
+      for (const auto& t : resolve(ctx, spec)) {
         if (!seen.insert(t.label()).second) continue;
         Item item;
         item.spec = s;
@@ -146,8 +146,12 @@ void fetch_one(const Context& ctx, ProgressBoard& board, Item& item) {
     }
     board.finish(id, ctx.quiet ? "" : line);
   } catch (const mz::Error& e) {
-    r.update({{"status", "failed"}, {"error", e.what()}});
-    board.finish(id, "FAILED   " + label + ": " + e.what());
+    // A mismatch against a single-source pin says so, and how to accept the file.
+    const std::string msg = dynamic_cast<const mz::HashMismatchError*>(&e) != nullptr
+                                ? mz::registry::explain_mismatch(t.model, *t.weights, e.what())
+                                : std::string(e.what());
+    r.update({{"status", "failed"}, {"error", msg}});
+    board.finish(id, "FAILED   " + label + ": " + msg);
   }
 }
 

@@ -38,7 +38,7 @@ bool import_one(const Context& ctx, const fs::path& file, const Target& t, json&
     if (w.size && size != *w.size) {
       r.update({{"status", "failed"}, {"actual_size", size}});
       r["error"] = "size mismatch importing " + what + ": expected " + std::to_string(*w.size) + " bytes, got " +
-                   std::to_string(size) + "; nothing was written";
+                   std::to_string(size) + "; nothing was written" + mz::registry::pinned_value_advice(t.model, w);
       return false;
     }
     const auto look = ctx.cache.find(w.file_name, expectation(w), /*verify_unstamped=*/false);
@@ -49,7 +49,8 @@ bool import_one(const Context& ctx, const fs::path& file, const Target& t, json&
       if (!w.sha256.matches(digest)) {
         r["status"] = "failed";
         r["error"] = "sha256 mismatch importing " + what + ": expected " + expected_text(w) + ", got " + digest +
-                     " (the cache already holds a verified copy at " + look.path.string() + ")";
+                     " (the cache already holds a verified copy at " + look.path.string() + ")" +
+                     mz::registry::pinned_value_advice(t.model, w, digest);
         return false;
       }
       r.update({{"status", "cached"}, {"path", look.path.string()}});
@@ -64,7 +65,8 @@ bool import_one(const Context& ctx, const fs::path& file, const Target& t, json&
     if (!w.sha256.matches(staged.sha256())) {
       r["status"] = "failed";
       r["error"] = "sha256 mismatch importing " + what + ": expected " + expected_text(w) + ", got " +
-                   staged.sha256() + "; nothing was written to " + staged.target().string();
+                   staged.sha256() + "; nothing was written to " + staged.target().string() +
+                   mz::registry::pinned_value_advice(t.model, w, staged.sha256());
       return false;  // the staged temporary goes with `staged`
     }
     const fs::path dest = staged.publish();
@@ -143,7 +145,7 @@ int run_import(Context& ctx, const ImportOptions& opt) {
     }
     const Spec spec = Spec::parse(opt.args[0]);
     if (spec.tag == "*") throw UsageError("import: name one tag (NAME or NAME:TAG), not NAME:*");
-    const auto targets = resolve(ctx.registry, spec);
+    const auto targets = resolve(ctx, spec);
     json r = json::object();
     import_one(ctx, opt.args[1], targets.front(), r);
     print_result(ctx, r);

@@ -27,7 +27,7 @@ int run_list(Context& ctx, const ListOptions& opt) {
     targets = all_targets(ctx.registry, /*default_tags_only=*/false);
   } else {
     for (const auto& s : opt.specs) {
-      auto more = resolve(ctx.registry, Spec::parse(s.find(':') == std::string::npos ? s + ":*" : s));
+      auto more = resolve(ctx, Spec::parse(s.find(':') == std::string::npos ? s + ":*" : s));
       targets.insert(targets.end(), more.begin(), more.end());
     }
   }
@@ -51,6 +51,8 @@ int run_list(Context& ctx, const ListOptions& opt) {
                     {"size", w.size ? json(*w.size) : json(nullptr)},
                     {"hash", w.sha256.is_prefix ? "prefix" : "full"},
                     {"sha256", w.sha256.hex},
+                    {"hash_confidence", w.hash_confidence.empty() ? json(nullptr) : json(w.hash_confidence)},
+                    {"size_confidence", w.size_confidence.empty() ? json(nullptr) : json(w.size_confidence)},
                     {"state", state},
                     {"readonly", look.readonly},
                     {"path", look.state == mz::cache::EntryState::Absent ? json(nullptr) : json(look.path.string())},
@@ -71,22 +73,31 @@ int run_list(Context& ctx, const ListOptions& opt) {
             {"totals", totals}});
   if (ctx.json_mode) return kOk;
 
-  std::printf("%-28s %-28s %10s %-6s %s\n", "MODEL", "TAG", "SIZE", "HASH", "STATE");
+  std::printf("%-28s %-28s %10s %-6s %-13s %s\n", "MODEL", "TAG", "SIZE", "HASH", "SINGLE-SOURCE", "STATE");
+  std::size_t single_sourced = 0;
   for (const auto& r : rows) {
     const std::string size = r["size"].is_null() ? "?" : human_size(r["size"].get<uint64_t>());
     std::string state = r["state"].get<std::string>();
     if (r["readonly"].get<bool>()) state += " (read-only cache)";
     const std::string tag = r["tag"].get<std::string>() + (r["default"].get<bool>() ? "*" : "");
-    std::printf("%-28s %-28s %10s %-6s %s\n", r["model"].get<std::string>().c_str(), tag.c_str(), size.c_str(),
-                r["hash"].get<std::string>().c_str(), state.c_str());
+    // Which pinned values rest on one public source only.
+    const bool single_hash = r["hash_confidence"] == "single_source";
+    const bool single_size = r["size_confidence"] == "single_source";
+    const std::string single = single_hash && single_size ? "sha256,size"
+                               : single_hash              ? "sha256"
+                               : single_size              ? "size"
+                                                          : "-";
+    if (single_hash || single_size) ++single_sourced;
+    std::printf("%-28s %-28s %10s %-6s %-13s %s\n", r["model"].get<std::string>().c_str(), tag.c_str(), size.c_str(),
+                r["hash"].get<std::string>().c_str(), single.c_str(), state.c_str());
   }
   if (ctx.quiet) return kOk;  // the table is the data asked for; the totals line is commentary
   std::printf("%zu entries (%s of known sizes%s): %zu verified (%s), %zu absent, %zu partial, %zu mismatch, "
-              "%zu unverified; cache %s; * = default tag\n",
+              "%zu unverified; %zu with a value from a single source; cache %s; * = default tag\n",
               rows.size(), human_size(known_bytes).c_str(),
               unknown_sizes ? (", " + std::to_string(unknown_sizes) + " unknown").c_str() : "",
               by_state["verified"], human_size(verified_bytes).c_str(), by_state["absent"], by_state["partial"],
-              by_state["mismatch"], by_state["unverified"], ctx.cache.options().root.string().c_str());
+              by_state["mismatch"], by_state["unverified"], single_sourced, ctx.cache.options().root.string().c_str());
   return kOk;
 }
 
@@ -98,7 +109,7 @@ int run_path(Context& ctx, const PathOptions& opt) {
   json out = json::array();
   bool all_present = true;
   for (const auto& s : opt.specs) {
-    for (const auto& t : resolve(ctx.registry, Spec::parse(s))) {
+    for (const auto& t : resolve(ctx, Spec::parse(s))) {
       const auto& w = *t.weights;
       const auto look = ctx.cache.find(w.file_name, expectation(w), /*verify_unstamped=*/false);
       const bool present = look.state == mz::cache::EntryState::Verified ||
@@ -128,6 +139,8 @@ Command add_list(CLI::App& root) {
   app->footer(
       "States: absent, verified (stamp matches), unverified (present, not hashed yet), mismatch (known to differ),\n"
       "partial (interrupted download); '(read-only cache)' when found in MODELZOO_READONLY_CACHES.\n"
+      "HASH: full sha256 or the prefix in the file name; SINGLE-SOURCE: pinned values (sha256, size) that only\n"
+      "one public source states (\"hash_confidence\"/\"size_confidence\": \"single_source\" in the registry).\n"
       "Example: cache_tool list --json\n"
       "Example: cache_tool --cache-dir /data/torch list vgg19 resnet50");
   return {app, [opt](Context& ctx) { return run_list(ctx, *opt); }};

@@ -49,7 +49,7 @@ int run_pack(Context& ctx, const PackOptions& opt) {
     targets = all_targets(ctx.registry, /*default_tags_only=*/false);
   } else {
     for (const auto& s : opt.specs) {
-      auto more = resolve(ctx.registry, Spec::parse(s));
+      auto more = resolve(ctx, Spec::parse(s));
       targets.insert(targets.end(), more.begin(), more.end());
     }
   }

@@ -30,7 +30,7 @@ int run_rm(Context& ctx, const RmOptions& opt) {
   bool failed = false;
   std::set<std::string> done;
   for (const auto& s : opt.specs) {
-    for (const auto& t : resolve(ctx.registry, Spec::parse(s))) {
+    for (const auto& t : resolve(ctx, Spec::parse(s))) {
       const std::string& fn = t.weights->file_name;
       json r = {{"model", t.model}, {"tag", t.weights->tag}, {"file_name", fn}};
       const fs::path target = ctx.cache.target_path(fn);

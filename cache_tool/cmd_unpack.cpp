@@ -91,7 +91,10 @@ void check_fragment(const Context& ctx, const json& fragment, const std::string&
         throw mz::RegistryError(origin + ": redefines " + m.name + ":" + w.tag + " as " + w.file_name +
                                 " with sha256 " + w.sha256.hex + ", but this machine's registry (" + mine->origin +
                                 ") has " + here->file_name + " with sha256 " + here->sha256.hex +
-                                "; refusing the bundle. Nothing was written");
+                                "; refusing the bundle. Nothing was written. To accept the sender's entry, "
+                                "unpack with the sender's registry file: cache_tool --registry THEIR_REGISTRY.json "
+                                "unpack BUNDLE (it then overrides " + m.name + ":" + w.tag +
+                                " on this machine too; keep using it with --registry or MODELZOO_REGISTRY)");
       }
     }
   }

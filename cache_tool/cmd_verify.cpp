@@ -35,7 +35,7 @@ struct Item {
 std::vector<Item> items_for_specs(const Context& ctx, const std::vector<std::string>& specs) {
   std::vector<Item> items;
   for (const auto& s : specs) {
-    for (const auto& t : resolve(ctx.registry, Spec::parse(s))) {
+    for (const auto& t : resolve(ctx, Spec::parse(s))) {
       const std::string& fn = t.weights->file_name;
       bool found = false;
       std::vector<fs::path> places;

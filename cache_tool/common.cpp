@@ -100,6 +100,25 @@ std::vector<Target> resolve(const mz::registry::Registry& registry, const Spec& 
   return out;
 }
 
+std::vector<Target> resolve(const Context& ctx, const Spec& spec) {
+  if (ctx.registry.find(spec.model) != nullptr) return resolve(ctx.registry, spec);
+  try {
+    return resolve(ctx.registry, spec);  // throws: unknown model, with suggestions
+  } catch (const mz::RegistryError& e) {
+    const std::filesystem::path dir = ctx.cache.options().root / "bundle-registries";
+    const auto files = mz::registry::files_defining(spec.model, dir);
+    std::string hint;
+    if (!files.empty()) {
+      hint = "; it is defined by the registry entries a bundle brought: " + files.front().string() +
+             " (add it with --registry " + files.front().string() + " or to MODELZOO_REGISTRY)";
+    } else {
+      hint = "; if it came in a bundle, `unpack` wrote the bundle's registry entries to " + dir.string() +
+             "/<bundle name>.json: add that file with --registry FILE or to MODELZOO_REGISTRY";
+    }
+    throw mz::RegistryError(e.what() + hint);
+  }
+}
+
 std::vector<Target> all_targets(const mz::registry::Registry& registry, bool default_tags_only) {
   std::vector<Target> out;
   for (const auto& name : registry.names()) {

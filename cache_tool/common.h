@@ -89,6 +89,11 @@ struct Target {
 /// for an unknown model or tag (with suggestions).
 std::vector<Target> resolve(const mz::registry::Registry& registry, const Spec& spec);
 
+/// resolve(ctx.registry, spec), and for a model this machine does not know,
+/// the registry files that `unpack` left in <cache>/bundle-registries/ which
+/// define it (or where such files would be).
+std::vector<Target> resolve(const Context& ctx, const Spec& spec);
+
 /// Every weights entry of the registry (all models, all tags), in name order.
 std::vector<Target> all_targets(const mz::registry::Registry& registry, bool default_tags_only);
 

@@ -15,11 +15,21 @@ table; registry/<family>.json holds the models of one torchvision module.
 
 Hashes: torchvision publishes only the first hex digits of each file's
 SHA-256, in its file name (vgg11-8a719046.pth); torch.hub checks that prefix.
-Full digests (and sizes) are listed in KNOWN_FILES below only where they are
-publicly known; nothing here is computed or guessed.
+Full digests and sizes come from registry/sources/ (see its README.md): the
+table of values that public sources state for every torchvision 0.14 weights
+entry, with how many independent sources agree, and the digests observed for
+files whose name does not match their content. pinned_fields(builder, tag,
+url) turns one row into registry fields for any task; nothing here is
+computed or guessed.
+
+Tasks: TASKS lists the functions that produce registry documents (one per
+task: classification today). A task adds its own function, built from
+pinned_fields(), add_model() and the helpers below.
 """
 
 import argparse
+import csv
+import functools
 import json
 import math
 import pathlib
@@ -35,18 +45,13 @@ REGISTRY_DIR = ROOT / "registry"
 CATEGORIES_FILE = "categories.json"
 IMAGENET_TABLE = "imagenet1k"
 
-# file name -> (full sha256, size in bytes or None)
-KNOWN_FILES = {
-    "vgg19-dcbb9e9d.pth": ("dcbb9e9dad569fff7a846263a77324fc34978fea2bfb039c012d710e1776ae44", 574673361),
-    "vgg16-397923af.pth": ("397923af8e79cdbb6a7127f12361acd7a2f83e06b05044ddf496e83de57a5bf0", None),
-    "vgg19_bn-c79401a0.pth": ("c79401a0cf3cb42714e4182f5868c7a6f4f4534f5df9e956e2bb2098de41cbb6", None),
-    "resnet18-f37072fd.pth": ("f37072fd47e89c5e827621c5baffa7500819f7896bbacec160b1a16c560e07ec", 46830571),
-    "resnet34-b627a593.pth": ("b627a593bcbe140c234610266fe4f8ae95ea42fc881d091c9b6052e6b1d0590f", None),
-    "resnet50-0676ba61.pth": ("0676ba61b6795bbe1773cffd859882e5e297624d384b6993f7c9e683e722fb8a", 102530333),
-    "resnet101-63fe2227.pth": ("63fe2227b86e8f1f2063f43a75c84d195911b6a0eace650907dd3dc62dd49a0a", None),
-    "resnet152-394f9c45.pth": ("394f9c45966e3651a89bbb78a48410a6755854ce4a5ab64927cf1c7247f85e58", None),
-    "alexnet-owt-7be5be79.pth": ("7be5be791159472b1fbf3c69796f7cb30dca7ad8466c2df70058c37116cdee02", None),
-}
+SOURCES_DIR = REGISTRY_DIR / "sources"
+# Full digests and sizes that public sources state, one row per torchvision 0.14 weights entry.
+PUBLISHED_HASHES = SOURCES_DIR / "torchvision_0.14_hashes.tsv"
+# Digests observed for files whose name token is not a prefix of their content.
+OBSERVED_HASHES = SOURCES_DIR / "observed_hashes.tsv"
+# A value is pinned with "multiple_sources" from this many agreeing sources on.
+MIN_AGREEING_SOURCES = 2
 
 # torchvision module -> registry file stem
 FAMILY_FILES = {
@@ -77,16 +82,102 @@ def family_of(name):
     return FAMILY_FILES.get(module, module)
 
 
-def hash_fields(file_name):
-    if file_name in KNOWN_FILES:
-        digest, size = KNOWN_FILES[file_name]
-        if not digest.startswith(HASH_REGEX.search(file_name).group(1)):
-            raise SystemExit(f"{file_name}: known digest does not start with the file name's hash")
-        return {"sha256": digest, "size": size}
+def _read_tsv(path, columns):
+    with open(path, encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
+        if reader.fieldnames != columns:
+            raise SystemExit(f"{path}: expected the columns {columns}, got {reader.fieldnames}")
+        rows = {}
+        for line, row in enumerate(reader, start=2):
+            key = (row["builder"], row["weights_tag"])
+            if key in rows:
+                raise SystemExit(f"{path}:{line}: a second row for {key[0]} {key[1]}")
+            rows[key] = row
+        return rows
+
+
+@functools.lru_cache(maxsize=None)
+def published_hashes():
+    """(builder, weights tag) -> row of registry/sources/torchvision_0.14_hashes.tsv."""
+    return _read_tsv(PUBLISHED_HASHES, ["builder", "weights_tag", "file_name", "url", "sha256", "size",
+                                        "sources", "evidence"])
+
+
+@functools.lru_cache(maxsize=None)
+def observed_hashes():
+    """(builder, weights tag) -> row of registry/sources/observed_hashes.tsv."""
+    return _read_tsv(OBSERVED_HASHES, ["builder", "weights_tag", "file_name", "url", "sha256", "sources",
+                                       "evidence"])
+
+
+def size_sources(evidence):
+    """How many sources in an evidence cell state the byte size ("[+size..." or "[size only...")."""
+    return evidence.count("[+size") + evidence.count("[size only")
+
+
+def confidence(sources):
+    return "multiple_sources" if sources >= MIN_AGREEING_SOURCES else "single_source"
+
+
+def is_full_hex(value):
+    return re.fullmatch(r"[0-9a-f]{64}", value) is not None
+
+
+def pinned_fields(builder, tag, url):
+    """The hash and size fields of the registry entry for torchvision's
+    `builder` weights `tag` (any task), from registry/sources/:
+
+    - a full "sha256" where public sources state one, with "hash_confidence"
+      "multiple_sources" (at least MIN_AGREEING_SOURCES agree) or
+      "single_source"; an observed digest (files whose name token does not
+      match their bytes) takes the place of the name's prefix;
+    - otherwise "sha256_prefix", the hex token in the file name;
+    - "size" (null when unknown) with "size_confidence" likewise.
+
+    Stops with a message when the tables have no row for (builder, tag), or
+    when a row contradicts `url` or its own file name."""
+    file_name = url.rsplit("/", 1)[-1]
+    where = f"{PUBLISHED_HASHES.name}: {builder} {tag}"
+    row = published_hashes().get((builder, tag))
+    if row is None:
+        raise SystemExit(f"{where}: no row (every weights entry needs one, with empty values when unknown)")
+    if row["url"] != url or row["file_name"] != file_name:
+        raise SystemExit(f"{where}: row names {row['url']}, torchvision {url}")
     match = HASH_REGEX.search(file_name)
-    if match is None or len(match.group(1)) < 8:
-        raise SystemExit(f"{file_name}: no hash prefix in the file name and no known digest")
-    return {"sha256_prefix": match.group(1), "size": None}
+    token = match.group(1) if match else ""
+    fields = {}
+    observed = observed_hashes().get((builder, tag))
+    if observed is not None:
+        owhere = f"{OBSERVED_HASHES.name}: {builder} {tag}"
+        if observed["url"] != url or observed["file_name"] != file_name:
+            raise SystemExit(f"{owhere}: row names {observed['url']}, torchvision {url}")
+        if row["sha256"]:
+            raise SystemExit(f"{owhere}: {PUBLISHED_HASHES.name} also gives a digest; keep one")
+        digest, sources = observed["sha256"], int(observed["sources"])
+        if not is_full_hex(digest) or sources < 1:
+            raise SystemExit(f"{owhere}: expected 64 lowercase hex digits and a source count >= 1")
+        if token and digest.startswith(token):
+            raise SystemExit(f"{owhere}: the digest starts with the name's token; it belongs in "
+                             f"{PUBLISHED_HASHES.name}")
+        fields.update({"sha256": digest, "hash_confidence": confidence(sources)})
+    elif row["sha256"]:
+        digest, sources = row["sha256"], int(row["sources"])
+        if not is_full_hex(digest) or not token or not digest.startswith(token) or sources < 1:
+            raise SystemExit(f"{where}: expected 64 lowercase hex digits starting with the name's token "
+                             f"{token!r} and a source count >= 1, got {digest!r}, {sources}")
+        fields.update({"sha256": digest, "hash_confidence": confidence(sources)})
+    else:
+        if len(token) < 8:
+            raise SystemExit(f"{file_name}: no hash prefix in the file name and no known digest")
+        fields["sha256_prefix"] = token
+    if row["size"]:
+        n = size_sources(row["evidence"])
+        if not row["size"].isdigit() or int(row["size"]) <= 0 or n < 1:
+            raise SystemExit(f"{where}: expected a positive byte size backed by a source, got {row['size']!r}")
+        fields.update({"size": int(row["size"]), "size_confidence": confidence(n)})
+    else:
+        fields["size"] = None
+    return fields
 
 
 def transforms_of(weights):
@@ -133,9 +224,8 @@ def metrics_of(weights):
 
 
 def weights_entry(name, weights, imagenet):
-    file_name = weights.url.rsplit("/", 1)[-1]
     entry = {"url": weights.url}
-    entry.update(hash_fields(file_name))
+    entry.update(pinned_fields(name, weights.name, weights.url))
     entry["transforms"] = transforms_of(weights)
     categories = weights.meta.get("categories")
     if categories is None:
@@ -157,16 +247,30 @@ def weights_entry(name, weights, imagenet):
     return entry
 
 
-def build():
-    """{file name: document} for the whole registry."""
-    imagenet = list(tvm.ResNet18_Weights.IMAGENET1K_V1.meta["categories"])
-    files = {
-        CATEGORIES_FILE: {
+def torchvision_version():
+    return torchvision.__version__.split("a")[0].split("+")[0]
+
+
+def add_model(files, stem, task, name, model):
+    """Puts `model` under `name` into registry/<stem>.json (created on first use)."""
+    doc = files.setdefault(
+        stem + ".json",
+        {
             "format_version": FORMAT_VERSION,
-            "description": "Shared class-name tables (generated by scripts/gen_registry.py).",
-            "categories": {IMAGENET_TABLE: imagenet},
-        }
-    }
+            "description": f"torchvision {torchvision_version()} {stem} {task} weights "
+            "(generated by scripts/gen_registry.py).",
+            "models": {},
+        },
+    )
+    if name in doc["models"]:
+        raise SystemExit(f"{stem}.json: {name} is produced twice")
+    doc["models"][name] = model
+
+
+def classification_documents(files):
+    """Every image-classification builder of torchvision.models, one file per module."""
+    imagenet = list(tvm.ResNet18_Weights.IMAGENET1K_V1.meta["categories"])
+    files[CATEGORIES_FILE]["categories"][IMAGENET_TABLE] = imagenet
     for name in classification_models():
         enum = tvm.get_model_weights(name)
         model = {
@@ -174,18 +278,38 @@ def build():
             "default": enum.DEFAULT.name,
             "weights": {w.name: weights_entry(name, w, imagenet) for w in enum},
         }
-        stem = family_of(name)
-        doc = files.setdefault(
-            stem + ".json",
-            {
-                "format_version": FORMAT_VERSION,
-                "description": f"torchvision {torchvision.__version__.split('a')[0].split('+')[0]} "
-                f"{stem} classification weights (generated by scripts/gen_registry.py).",
-                "models": {},
-            },
-        )
-        doc["models"][name] = model
+        add_model(files, family_of(name), "classification", name, model)
+
+
+# One function per task; each adds its models (and category tables) to `files`.
+TASKS = [classification_documents]
+
+
+def build():
+    """{file name: document} for the whole registry."""
+    files = {
+        CATEGORIES_FILE: {
+            "format_version": FORMAT_VERSION,
+            "description": "Shared class-name tables (generated by scripts/gen_registry.py).",
+            "categories": {},
+        }
+    }
+    for task in TASKS:
+        task(files)
     return files
+
+
+def summary(docs):
+    """Counts for the generator's last line: models, entries, and how they are pinned."""
+    entries = [w for d in docs.values() for m in d.get("models", {}).values() for w in m["weights"].values()]
+    n_models = sum(len(d.get("models", {})) for d in docs.values())
+    full = [w for w in entries if "sha256" in w]
+    single = [w for w in full if w.get("hash_confidence") == "single_source"]
+    sizes = [w for w in entries if w.get("size") is not None]
+    single_sizes = [w for w in sizes if w.get("size_confidence") == "single_source"]
+    return (f"{len(docs)} files, {n_models} models, {len(entries)} weights entries; "
+            f"{len(full)} full sha256 ({len(single)} single-source), "
+            f"{len(sizes)} sizes ({len(single_sizes)} single-source)")
 
 
 def dump(value, indent=0):
@@ -217,8 +341,6 @@ def main():
 
     docs = build()
     texts = {name: dump(doc) + "\n" for name, doc in sorted(docs.items())}
-    n_models = sum(len(d.get("models", {})) for d in docs.values())
-    n_weights = sum(len(m["weights"]) for d in docs.values() for m in d.get("models", {}).values())
 
     if args.check:
         problems = []
@@ -235,13 +357,13 @@ def main():
             print("\n".join(problems), file=sys.stderr)
             print("run: /usr/bin/python3 scripts/gen_registry.py", file=sys.stderr)
             return 1
-        print(f"registry up to date: {len(texts)} files, {n_models} models, {n_weights} weights entries")
+        print(f"registry up to date: {summary(docs)}")
         return 0
 
     args.out.mkdir(parents=True, exist_ok=True)
     for name, text in texts.items():
         (args.out / name).write_text(text, encoding="utf-8")
-    print(f"wrote {len(texts)} files, {n_models} models, {n_weights} weights entries to {args.out}")
+    print(f"wrote {summary(docs)} to {args.out}")
     return 0
 
 

@@ -135,8 +135,10 @@ void write_stamp_for(const fs::path& file, const FileStat& st, const std::string
 }
 
 /// Examines one candidate file; nullopt when there is no regular file.
+/// With `rehash_stamped` (CacheOptions::verify_full) a lookup that may hash
+/// does not trust a matching stamp: the file is hashed again.
 std::optional<Lookup> examine(const fs::path& file, bool readonly, const Expectation& expect,
-                              bool verify_unstamped) {
+                              bool verify_unstamped, bool rehash_stamped) {
   const auto st = stat_file(file);
   if (!st) return std::nullopt;
   Lookup l;
@@ -147,7 +149,9 @@ std::optional<Lookup> examine(const fs::path& file, bool readonly, const Expecta
     l.mismatch = true;
     return l;
   }
-  if (auto digest = read_stamp_for(file, *st)) {
+  const auto stamped = read_stamp_for(file, *st);
+  if (stamped && !(rehash_stamped && verify_unstamped)) {
+    const auto& digest = stamped;
     if (digest_matches(expect, *digest)) {
       l.state = EntryState::Verified;
       l.sha256 = *digest;
@@ -162,10 +166,16 @@ std::optional<Lookup> examine(const fs::path& file, bool readonly, const Expecta
   if (!digest_matches(expect, digest)) {
     l.mismatch = true;
     l.actual_sha256 = digest;
+    if (stamped && *stamped != digest && !readonly) {
+      // The bytes changed under a stamp that still matches size and mtime: it must not vouch for them again.
+      std::error_code ec;
+      fs::remove(stamp_path(file), ec);
+    }
     return l;
   }
   l.state = EntryState::Verified;
   l.sha256 = digest;
+  if (stamped && *stamped == digest) return l;  // rehashed on request (verify_full): the stamp still holds
   // Stamp only what is ours to write, and only if the file did not change while hashing.
   const auto after = stat_file(file);
   if (!readonly && after && after->size == st->size && after->mtime_ns == st->mtime_ns) {
@@ -212,6 +222,14 @@ CacheOptions CacheOptions::from_env() {
   o.root = default_cache_root();
   if (auto v = env::get("MODELZOO_READONLY_CACHES")) {
     for (const auto& dir : env::split(*v, ':')) o.readonly_roots.push_back(expand_user(dir));
+  }
+  if (auto v = env::get("MODELZOO_VERIFY")) {
+    if (*v == "full") {
+      o.verify_full = true;
+    } else if (!v->empty() && *v != "stamp") {
+      throw CacheError("MODELZOO_VERIFY: expected \"full\" (rehash cached files on every load) or \"stamp\" "
+                       "(the default: trust a matching size + mtime stamp), got \"" + *v + "\"");
+    }
   }
   return o;
 }
@@ -332,12 +350,12 @@ Lookup Cache::find(const std::string& file_name, const Expectation& expect, bool
   const fs::path target = target_path(file_name);
   std::optional<Lookup> first_readonly;
   for (const auto& root : options_.readonly_roots) {
-    auto l = examine(root / file_name, /*readonly=*/true, expect, verify_unstamped);
+    auto l = examine(root / file_name, /*readonly=*/true, expect, verify_unstamped, options_.verify_full);
     if (!l) continue;
     if (l->state == EntryState::Verified) return *l;
     if (!first_readonly) first_readonly = l;
   }
-  if (auto l = examine(target, /*readonly=*/false, expect, verify_unstamped)) return *l;
+  if (auto l = examine(target, /*readonly=*/false, expect, verify_unstamped, options_.verify_full)) return *l;
   if (first_readonly) return *first_readonly;
   Lookup l;
   const fs::path part(target.string() + ".part");

@@ -93,6 +93,12 @@ fetch::FetchResult locate(const std::string& name, const Weights& weights, const
     req.label = label_of(name, weights);
   } else {
     req = registry_request(name, *r.weights);
+    try {
+      return fetch::fetch_to_cache(req, cache::Cache(options.cache), options.fetch);
+    } catch (const HashMismatchError& e) {
+      // Say when the pinned value has a single source, and how to accept the file.
+      throw HashMismatchError(registry::explain_mismatch(name, *r.weights, e.what()));
+    }
   }
   return fetch::fetch_to_cache(req, cache::Cache(options.cache), options.fetch);
 }

@@ -19,6 +19,11 @@ Weights Weights::url(std::string url, std::string sha256, std::string file_name,
     throw Error("Weights::url(" + fetch::sanitize_url(url) +
                 "): a SHA-256 is required for a custom URL (integrity is not optional)");
   }
+  const bool hex = sha256.find_first_not_of("0123456789abcdefABCDEF") == std::string::npos;
+  if (!hex || sha256.size() < 8 || sha256.size() > 64 || (!sha256_is_prefix && sha256.size() != 64)) {
+    throw Error("Weights::url(" + fetch::sanitize_url(url) + "): expected " +
+                (sha256_is_prefix ? "8 to 64" : "64") + " hex digits of SHA-256, got \"" + sha256 + "\"");
+  }
   Weights w(Kind::Url);
   w.value_ = std::move(url);
   w.sha256_ = std::move(sha256);
@@ -39,7 +44,7 @@ Weights Weights::parse(const std::string& spec) {
   if (spec.empty() || spec == "none" || spec == "None") return none();
   if (spec == "default" || spec == "DEFAULT") return default_weights();
   if (spec.rfind("file:", 0) == 0) return file(spec.substr(5));
-  if (spec.rfind("http://", 0) == 0 || spec.rfind("https://", 0) == 0) {
+  if (spec.rfind("http://", 0) == 0 || spec.rfind("https://", 0) == 0 || spec.rfind("file://", 0) == 0) {
     const auto hash_pos = spec.rfind("#sha256=");
     if (hash_pos == std::string::npos) {
       throw Error("weights spec " + fetch::sanitize_url(spec) +

@@ -26,9 +26,11 @@ const std::string kNameRule =
 const std::vector<std::string> kRootKeys = {"format_version", "description", "categories",
                                             "models"};
 const std::vector<std::string> kModelKeys = {"arch", "default", "task", "weights"};
-const std::vector<std::string> kWeightsKeys = {"url",        "sha256",     "sha256_prefix",
-                                               "size",       "file_name",  "transforms",
-                                               "categories", "meta"};
+const std::vector<std::string> kWeightsKeys = {"url",        "sha256",          "sha256_prefix",
+                                               "size",       "hash_confidence", "size_confidence",
+                                               "file_name",  "transforms",      "categories",
+                                               "meta"};
+const std::vector<std::string> kConfidences = {"multiple_sources", "single_source"};
 const std::vector<std::string> kTransformKeys = {"resize_size", "crop_size",   "interpolation",
                                                  "mean",        "std",         "value_scale",
                                                  "channel_order"};
@@ -231,10 +233,10 @@ void check_url(const Checker& c, const std::string& url, const std::string& p) {
   }
 }
 
-Transforms parse_transforms(const Checker& c, const json& j, const std::string& p) {
+// Fields `j` gives replace those of `t` (the defaults, or an earlier layer's values).
+Transforms parse_transforms(const Checker& c, const json& j, const std::string& p, Transforms t = {}) {
   c.object(j, p);
   c.known_keys(j, p, kTransformKeys);
-  Transforms t;
   for (const char* key : {"resize_size", "crop_size"}) {
     if (!j.contains(key)) continue;
     const std::string q = child(p, key);
@@ -360,21 +362,37 @@ std::vector<std::string> parse_categories(const Checker& c, const json& v, const
   c.error(p, "expected a category table name, an array of class names or null, got " + describe(v));
 }
 
+std::string confidence(const Checker& c, const json& v, const std::string& p) {
+  const std::string value = c.string(v, p);
+  for (const auto& k : kConfidences) {
+    if (k == value) return value;
+  }
+  c.error(p, "expected one of: " + join(kConfidences) + ", got " + quote(value));
+}
+
+// A weights entry as the document states it, on top of `base` (the entry an
+// earlier layer defines for this tag, or nullptr): given fields replace the
+// earlier ones, the rest is kept (registry/README.md, "Layers and overrides").
 WeightsEntry parse_weights(const Checker& c, const std::string& tag, const json& j, const std::string& p,
-                           const CategoryTables& doc_tables, const CategoryTables& known) {
+                           const CategoryTables& doc_tables, const CategoryTables& known,
+                           const WeightsEntry* base) {
   c.object(j, p);
   c.known_keys(j, p, kWeightsKeys);
-  WeightsEntry w;
+  WeightsEntry w = base != nullptr ? *base : WeightsEntry{};
   w.tag = tag;
 
-  w.url = c.string(c.required(j, p, "url", "the http://, https:// or file:// address of the weights"),
-                   child(p, "url"));
-  check_url(c, w.url, child(p, "url"));
+  const bool has_url = j.contains("url");
+  if (has_url) {
+    w.url = c.string(j["url"], child(p, "url"));
+    check_url(c, w.url, child(p, "url"));
+  } else if (base == nullptr) {
+    c.required(j, p, "url", "the http://, https:// or file:// address of the weights");
+  }
 
   const bool has_full = j.contains("sha256");
   const bool has_prefix = j.contains("sha256_prefix");
   if (has_full && has_prefix) c.error(p, "give either \"sha256\" or \"sha256_prefix\", not both");
-  if (!has_full && !has_prefix) {
+  if (!has_full && !has_prefix && base == nullptr) {
     c.error(p, "missing required field \"sha256\" (64 lowercase hex characters) or \"sha256_prefix\"");
   }
   if (has_full) {
@@ -383,7 +401,8 @@ WeightsEntry parse_weights(const Checker& c, const std::string& tag, const json&
     if (w.sha256.hex.size() != 64 || !is_lower_hex(w.sha256.hex)) {
       c.error(q, "expected 64 lowercase hex characters, got " + quote(w.sha256.hex));
     }
-  } else {
+    w.sha256.is_prefix = false;
+  } else if (has_prefix) {
     std::string q = child(p, "sha256_prefix");
     w.sha256.hex = c.string(j["sha256_prefix"], q);
     if (w.sha256.hex.size() < kMinPrefixLength || w.sha256.hex.size() > 64 || !is_lower_hex(w.sha256.hex)) {
@@ -392,8 +411,31 @@ WeightsEntry parse_weights(const Checker& c, const std::string& tag, const json&
     }
     w.sha256.is_prefix = w.sha256.hex.size() < 64;
   }
+  if (has_full || has_prefix) {
+    // A new hash describes other bytes: the earlier size and confidences went with the old one.
+    w.hash_confidence.clear();
+    w.size_confidence.clear();
+    if (!j.contains("size")) w.size.reset();
+  }
+  if (j.contains("hash_confidence")) {
+    const std::string q = child(p, "hash_confidence");
+    w.hash_confidence = confidence(c, j["hash_confidence"], q);
+    if (w.sha256.is_prefix) c.error(q, "a confidence describes a full \"sha256\", not a prefix");
+  }
 
-  if (j.contains("size") && !j["size"].is_null()) w.size = c.positive_integer(j["size"], child(p, "size"));
+  if (j.contains("size")) {
+    w.size_confidence.clear();
+    if (j["size"].is_null()) {
+      w.size.reset();
+    } else {
+      w.size = c.positive_integer(j["size"], child(p, "size"));
+    }
+  }
+  if (j.contains("size_confidence")) {
+    const std::string q = child(p, "size_confidence");
+    w.size_confidence = confidence(c, j["size_confidence"], q);
+    if (!w.size) c.error(q, "a confidence describes a \"size\", and there is none");
+  }
 
   if (j.contains("file_name")) {
     std::string q = child(p, "file_name");
@@ -402,7 +444,8 @@ WeightsEntry parse_weights(const Checker& c, const std::string& tag, const json&
       c.error(q, "unsafe file name " + quote(w.file_name) +
                      ": " + kNameRule);
     }
-  } else {
+  } else if (has_url) {
+    // A new URL names its own file (an earlier file_name described the old one).
     w.file_name = url_basename(w.url);
     if (!is_safe_file_name(w.file_name)) {
       c.error(child(p, "url"), "cannot use the URL's last path segment " + quote(w.file_name) +
@@ -410,13 +453,19 @@ WeightsEntry parse_weights(const Checker& c, const std::string& tag, const json&
     }
   }
 
-  if (j.contains("transforms")) w.transforms = parse_transforms(c, j["transforms"], child(p, "transforms"));
+  if (j.contains("transforms")) {
+    w.transforms = parse_transforms(c, j["transforms"], child(p, "transforms"), w.transforms);
+  }
   if (j.contains("categories")) {
     w.categories = parse_categories(c, j["categories"], child(p, "categories"), doc_tables, known);
   }
   if (j.contains("meta")) {
     check_meta(c, j["meta"], child(p, "meta"));
-    w.meta = j["meta"];
+    if (base == nullptr) {
+      w.meta = j["meta"];
+    } else {
+      for (const auto& item : j["meta"].items()) w.meta[item.key()] = item.value();
+    }
   }
   return w;
 }
@@ -465,7 +514,7 @@ std::string join(const std::vector<std::string>& names, const std::string& sep) 
 }
 
 ParsedDocument parse_document(const std::string& text, const std::string& origin,
-                              const CategoryTables& known) {
+                              const CategoryTables& known, const EarlierWeights& earlier) {
   Checker c(origin);
   const json doc = parse_strict(text, origin);
   c.object(doc, "");
@@ -531,7 +580,8 @@ ParsedDocument parse_document(const std::string& text, const std::string& origin
           if (w.key() == "DEFAULT") {
             c.error(pt, "\"DEFAULT\" is reserved (it means the model's default tag); use another tag name");
           }
-          pm.entry.weights.push_back(parse_weights(c, w.key(), w.value(), pt, out.categories, known));
+          const WeightsEntry* base = earlier ? earlier(model.key(), w.key()) : nullptr;
+          pm.entry.weights.push_back(parse_weights(c, w.key(), w.value(), pt, out.categories, known, base));
         }
       }
       out.models.push_back(std::move(pm));
@@ -569,6 +619,14 @@ void validate_entry(ModelEntry& entry, const std::string& origin) {
                                  : "expected 64 lowercase hex characters, got " + quote(w.sha256.hex));
     }
     if (w.size && *w.size == 0) c.error(child(pt, "size"), "expected a positive integer, got 0");
+    if (!w.hash_confidence.empty()) {
+      confidence(c, w.hash_confidence, child(pt, "hash_confidence"));
+      if (w.sha256.is_prefix) c.error(child(pt, "hash_confidence"), "a confidence describes a full \"sha256\", not a prefix");
+    }
+    if (!w.size_confidence.empty()) {
+      confidence(c, w.size_confidence, child(pt, "size_confidence"));
+      if (!w.size) c.error(child(pt, "size_confidence"), "a confidence describes a \"size\", and there is none");
+    }
     if (w.file_name.empty()) w.file_name = url_basename(w.url);
     if (!is_safe_file_name(w.file_name)) {
       c.error(child(pt, "file_name"), "unsafe file name " + quote(w.file_name) +

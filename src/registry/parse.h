@@ -1,6 +1,7 @@
 #pragma once
 // Internal: parsing and validating registry documents. The merge into a
 // Registry (and therefore the override rules) lives in registry.cpp.
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -23,11 +24,16 @@ struct ParsedDocument {
   std::vector<ParsedModel> models;  ///< in document order
 };
 
+/// The entry an earlier layer defines for (model, tag), or nullptr.
+using EarlierWeights = std::function<const WeightsEntry*(const std::string& model, const std::string& tag)>;
+
 /// Parses and validates `text`. Category references resolve against the
-/// document's own tables first, then `known`. Throws RegistryError
+/// document's own tables first, then `known`. A tag that `earlier` knows is
+/// parsed on top of that entry (fields not given are kept, so `url` and the
+/// hash are required only for new tags). Throws RegistryError
 /// "<origin>: <JSON pointer>: <what was expected>, got <what was found>".
 ParsedDocument parse_document(const std::string& text, const std::string& origin,
-                              const CategoryTables& known);
+                              const CategoryTables& known, const EarlierWeights& earlier = {});
 
 /// Validates a complete entry built in code and fills its defaults (arch,
 /// default_tag, file names). Errors use the same paths as a document would.

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <tuple>
 
@@ -76,6 +77,66 @@ bool HashSpec::matches(const std::string& full_hex) const {
   if (actual.find_first_not_of("0123456789abcdef") != std::string::npos) return false;
   const std::string expected = lower(hex);
   return is_prefix ? actual.compare(0, expected.size(), expected) == 0 : actual == expected;
+}
+
+std::string name_hash_prefix(const std::string& file_name) {
+  // torch.hub's HASH_REGEX `-([a-f0-9]*)\.`, first match.
+  static const std::regex re("-([a-f0-9]*)\\.");
+  std::smatch m;
+  return std::regex_search(file_name, m, re) ? m[1].str() : std::string();
+}
+
+std::string pinned_value_advice(const std::string& model, const WeightsEntry& w, const std::string& actual_sha256) {
+  const bool single_hash = w.hash_confidence == "single_source";
+  const bool single_size = w.size_confidence == "single_source";
+  if (!single_hash && !single_size) return "";
+  std::string what = single_hash && single_size ? "sha256 and size"
+                     : single_hash              ? "sha256"
+                                                : "size";
+  std::string out = " The registry's " + what + " for " + model + ":" + w.tag +
+                    (single_hash && single_size ? " each rest" : " rests") +
+                    " on a single public source (\"" + (single_hash ? "hash" : "size") +
+                    "_confidence\": \"single_source\" in " + "the registry), so the pinned value may be wrong.";
+  const std::string prefix = name_hash_prefix(w.file_name);
+  const std::string actual = lower(actual_sha256);
+  if (!actual.empty() && !prefix.empty()) {
+    out += actual.compare(0, prefix.size(), prefix) == 0
+               ? " The file does match the hash prefix in its name (" + prefix + ")."
+               : " The file does not match the hash prefix in its name (" + prefix + ") either.";
+  }
+  const std::string hex = actual.size() == 64 ? actual : std::string("<sha256 of the file>");
+  out += " It was refused all the same. To accept it after checking it yourself, pin its hash: "
+         "`classify --model " + model + " --weights " + w.url + " --sha256 " + hex + "` (Weights::url(url, \"" +
+         hex + "\") in C++), or a user registry (MODELZOO_REGISTRY or --registry) with {\"format_version\": 1, "
+         "\"models\": {\"" + model + "\": {\"weights\": {\"" + w.tag + "\": {\"sha256\": \"" + hex +
+         "\"}}}}}, which keeps the rest of the entry.";
+  return out;
+}
+
+std::string explain_mismatch(const std::string& model, const WeightsEntry& w, const std::string& message) {
+  static const std::regex digest_re("(?:got|hashes to) ([0-9a-fA-F]{64})");
+  std::smatch m;
+  const std::string actual = std::regex_search(message, m, digest_re) ? m[1].str() : std::string();
+  return message + pinned_value_advice(model, w, actual);
+}
+
+std::vector<std::filesystem::path> files_defining(const std::string& model, const std::filesystem::path& dir) {
+  std::vector<std::filesystem::path> out;
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const auto& p = it->path();
+    if (p.extension() != ".json" || !it->is_regular_file(ec)) continue;
+    try {
+      const auto doc = nlohmann::json::parse(read_file(p));
+      if (doc.is_object() && doc.contains("models") && doc["models"].is_object() && doc["models"].contains(model)) {
+        out.push_back(p);
+      }
+    } catch (const std::exception&) {
+      continue;  // not a registry document: it defines nothing
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 bool is_safe_file_name(const std::string& name) {
@@ -193,7 +254,15 @@ Registry Registry::from_env() {
 void Registry::add_file(const std::filesystem::path& file) { add_json(read_file(file), file.string()); }
 
 std::vector<std::string> Registry::add_json(const std::string& text, const std::string& origin) {
-  detail::ParsedDocument doc = detail::parse_document(text, origin, categories_);
+  detail::ParsedDocument doc =
+      detail::parse_document(text, origin, categories_, [this](const std::string& model, const std::string& tag) {
+        const ModelEntry* m = find(model);
+        if (m == nullptr) return static_cast<const WeightsEntry*>(nullptr);
+        for (const auto& w : m->weights) {
+          if (w.tag == tag) return &w;
+        }
+        return static_cast<const WeightsEntry*>(nullptr);
+      });
 
   // Merge into copies first; nothing is committed until every model passed.
   std::vector<ModelEntry> staged;

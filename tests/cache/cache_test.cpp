@@ -282,6 +282,77 @@ TEST(CacheFind, StampedHitDoesNotRehash) {
   EXPECT_EQ(l.sha256, recorded);
 }
 
+// Bytes that change in place while size and mtime stay the same (bit rot,
+// a faulty disk) keep a matching stamp: a default lookup trusts it and the
+// file loads silently (docs/cache.md). verify_full (MODELZOO_VERIFY=full)
+// rehashes on every lookup that may hash, finds the damage and drops the stamp.
+TEST(CacheFind, VerifyFullCatchesBytesThatRotUnderAStamp) {
+  TempDir dir;
+  const std::string good = pseudo_random_bytes(100000, 5);
+  write_bytes(dir / "m.pth", good);
+  const Cache cache(CacheOptions{dir.path(), {}});
+  ASSERT_EQ(cache.find("m.pth", expect_full(good)).state, EntryState::Verified);  // hashed and stamped
+  ASSERT_TRUE(fs::exists(stamp_path(dir / "m.pth")));
+
+  std::string rotten = good;
+  rotten[54321] ^= 0x08;
+  const auto mtime = fs::last_write_time(dir / "m.pth");
+  {
+    std::fstream f(dir / "m.pth", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(54321);
+    f.put(rotten[54321]);
+  }
+  fs::last_write_time(dir / "m.pth", mtime);
+  ASSERT_EQ(read_bytes(dir / "m.pth"), rotten);
+
+  const Lookup trusted = cache.find("m.pth", expect_full(good));
+  EXPECT_EQ(trusted.state, EntryState::Verified) << "the stamp (size + mtime) cannot see in-place damage";
+
+  CacheOptions full{dir.path(), {}};
+  full.verify_full = true;
+  const Cache checking(full);
+  // Listing (no hashing allowed) still answers from the stamp.
+  EXPECT_EQ(checking.find("m.pth", expect_full(good), /*verify_unstamped=*/false).state, EntryState::Verified);
+  const Lookup l = checking.find("m.pth", expect_full(good));
+  EXPECT_EQ(l.state, EntryState::Unverified);
+  EXPECT_TRUE(l.mismatch);
+  EXPECT_EQ(l.actual_sha256, digest_of(rotten));
+  EXPECT_FALSE(fs::exists(stamp_path(dir / "m.pth"))) << "a stamp that vouched for damaged bytes is removed";
+  EXPECT_TRUE(cache.find("m.pth", expect_full(good)).mismatch) << "so a default lookup now rehashes too";
+
+  // A sound file under verify_full: rehashed, Verified, its stamp left as it was.
+  write_bytes(dir / "n.pth", good);
+  ASSERT_EQ(cache.find("n.pth", expect_full(good)).state, EntryState::Verified);
+  const std::string stamp_before = read_bytes(stamp_path(dir / "n.pth"));
+  const auto stamp_mtime = fs::last_write_time(stamp_path(dir / "n.pth"));
+  const Lookup ok = checking.find("n.pth", expect_full(good));
+  EXPECT_EQ(ok.state, EntryState::Verified);
+  EXPECT_EQ(ok.sha256, digest_of(good));
+  EXPECT_EQ(read_bytes(stamp_path(dir / "n.pth")), stamp_before);
+  EXPECT_EQ(fs::last_write_time(stamp_path(dir / "n.pth")), stamp_mtime);
+}
+
+TEST(CacheOptions, VerifyFullFromTheEnvironment) {
+  EnvGuard env;
+  env.set("MODELZOO_CACHE", "/rw");
+  env.unset("MODELZOO_VERIFY");
+  EXPECT_FALSE(CacheOptions::from_env().verify_full);
+  env.set("MODELZOO_VERIFY", "full");
+  EXPECT_TRUE(CacheOptions::from_env().verify_full);
+  env.set("MODELZOO_VERIFY", "stamp");
+  EXPECT_FALSE(CacheOptions::from_env().verify_full);
+  env.set("MODELZOO_VERIFY", "");
+  EXPECT_FALSE(CacheOptions::from_env().verify_full);
+  env.set("MODELZOO_VERIFY", "always");
+  try {
+    CacheOptions::from_env();
+    ADD_FAILURE() << "expected a CacheError";
+  } catch (const modelzoo::CacheError& e) {
+    EXPECT_NE(std::string(e.what()).find("MODELZOO_VERIFY: expected \"full\""), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("got \"always\""), std::string::npos) << e.what();
+  }
+}
+
 TEST(CacheFind, MismatchingFileIsReportedNotStamped) {
   TempDir dir;
   const Cache cache(CacheOptions{dir.path(), {}});

@@ -82,7 +82,76 @@ TEST(RegistryBuiltin, KnownFullHashesAndSizes) {
   EXPECT_FALSE(r50.sha256.is_prefix);
   const auto& alex = r.require("alexnet").require_weights("DEFAULT");
   EXPECT_EQ(alex.sha256.hex, "7be5be791159472b1fbf3c69796f7cb30dca7ad8466c2df70058c37116cdee02");
-  EXPECT_FALSE(alex.size.has_value());  // not publicly known: never invented
+  EXPECT_EQ(alex.size, 244408911u);
+  EXPECT_EQ(alex.hash_confidence, "multiple_sources");
+  EXPECT_EQ(alex.size_confidence, "multiple_sources");
+  const auto& ghost = r.require("convnext_large").require_weights("DEFAULT");
+  EXPECT_TRUE(ghost.sha256.is_prefix);
+  EXPECT_FALSE(ghost.size.has_value());  // not publicly known: never invented
+  EXPECT_EQ(ghost.hash_confidence, "");
+}
+
+// registry/sources/torchvision_0.14_hashes.tsv through scripts/gen_registry.py.
+TEST(RegistryBuiltin, PinnedValuesCarryTheirConfidence) {
+  Registry r = Registry::builtin();
+  std::size_t full = 0, single = 0, sizes = 0, single_sizes = 0;
+  for (const auto& n : r.names()) {
+    for (const auto& w : r.require(n).weights) {
+      if (!w.sha256.is_prefix) {
+        ++full;
+        EXPECT_THAT(w.hash_confidence, ::testing::AnyOf("multiple_sources", "single_source")) << n << ":" << w.tag;
+        single += w.hash_confidence == "single_source";
+      } else {
+        EXPECT_EQ(w.hash_confidence, "") << n << ":" << w.tag;
+      }
+      if (w.size) {
+        ++sizes;
+        single_sizes += w.size_confidence == "single_source";
+      }
+    }
+  }
+  EXPECT_EQ(full, 43u);
+  EXPECT_EQ(single, 12u);
+  EXPECT_EQ(sizes, 21u);
+  EXPECT_EQ(single_sizes, 5u);
+  const auto& maxvit = r.require("maxvit_t").require_weights("IMAGENET1K_V1");
+  EXPECT_EQ(maxvit.sha256.hex, "bc5ab103d47a7c6c02dc35bf65796b3a6cccf3d51bce330326dbdc634a3ac0e1");
+  EXPECT_EQ(maxvit.hash_confidence, "single_source");
+  EXPECT_EQ(maxvit.size, 124538661u);
+  EXPECT_EQ(maxvit.size_confidence, "single_source");
+  const auto& r34 = r.require("resnet34").require_weights("IMAGENET1K_V1");
+  EXPECT_EQ(r34.hash_confidence, "multiple_sources");
+  EXPECT_EQ(r34.size_confidence, "single_source");
+}
+
+// The files behind torchvision 0.14's EfficientNet V1 URLs do not hash to the
+// prefix in their names (pytorch/vision#7744): they are pinned by their
+// observed digest, so the real file is accepted and a file matching only the
+// name's prefix is not.
+TEST(RegistryBuiltin, EfficientNetV1IsPinnedByItsObservedHash) {
+  Registry r = Registry::builtin();
+  const std::vector<std::pair<std::string, std::string>> observed = {
+      {"efficientnet_b0", "7f5810bc96def8f7552d5b7e68d53c4786f81167d28291b21c0d90e1fca14934"},
+      {"efficientnet_b2", "c35c147384e385a5bab5a8eabdabbe5a3df0487ee4a554108626ae474a5bf755"},
+      {"efficientnet_b3", "b3899882250c22946d0229d266049fcd133c169233530b36b9ffa7983988362f"},
+      {"efficientnet_b4", "23ab8bcd5bdbef61a7a43b91adcad81f622fd7f36fb4935a569828d77888c44e"},
+      {"efficientnet_b5", "1a07897c0d357db7981640f6be44a63420f11deb932344a69768b62ebe272946"},
+      {"efficientnet_b6", "24a108a596a00ad522bdfb9a2d98a9bd31819dfd7e37dd96bad6bb5bc00d6015"},
+      {"efficientnet_b7", "c5b4e57e0da1a10bb4f8a5b410dd3b7b6e7461f9b757209be29409707c3d87dd"}};
+  for (const auto& [model, digest] : observed) {
+    const auto& w = r.require(model).require_weights("IMAGENET1K_V1");
+    EXPECT_EQ(w.sha256.hex, digest) << model;
+    EXPECT_FALSE(w.sha256.is_prefix) << model;
+    const std::string prefix = modelzoo::registry::name_hash_prefix(w.file_name);
+    EXPECT_EQ(prefix.size(), 8u) << w.file_name;
+    EXPECT_NE(digest.substr(0, 8), prefix) << model << ": the name's token is not the content's prefix";
+    EXPECT_TRUE(w.sha256.matches(digest));
+    EXPECT_FALSE(w.sha256.matches(prefix + digest.substr(8))) << model;
+  }
+  EXPECT_EQ(r.require("efficientnet_b0").require_weights("IMAGENET1K_V1").hash_confidence, "multiple_sources");
+  EXPECT_EQ(r.require("efficientnet_b2").require_weights("IMAGENET1K_V1").hash_confidence, "single_source");
+  // No digest is known for b1's V1 file: it keeps the name's prefix (registry/README.md).
+  EXPECT_TRUE(r.require("efficientnet_b1").require_weights("IMAGENET1K_V1").sha256.is_prefix);
 }
 
 TEST(RegistryBuiltin, PrefixHashesFollowTorchHub) {
@@ -143,7 +212,9 @@ TEST(RegistryBuiltin, EveryEntryIsUsable) {
       EXPECT_EQ(w.url.rfind("https://download.pytorch.org/models/", 0), 0u);
       EXPECT_TRUE(is_safe_file_name(w.file_name));
       EXPECT_TRUE(file_names.insert(w.file_name).second) << "two entries share " << w.file_name;
-      EXPECT_NE(w.file_name.find(w.sha256.hex.substr(0, 8)), std::string::npos);
+      // The name carries the hash prefix, except where the served file is known not to match it.
+      const bool observed = n.rfind("efficientnet_b", 0) == 0 && w.tag == "IMAGENET1K_V1" && !w.sha256.is_prefix;
+      EXPECT_EQ(w.file_name.find(w.sha256.hex.substr(0, 8)) != std::string::npos, !observed);
       EXPECT_GE(w.sha256.hex.size(), 8u);
       EXPECT_TRUE(w.categories.size() == 1000u || (n == "vgg16" && w.tag == "IMAGENET1K_FEATURES"));
       EXPECT_GT(w.meta["num_params"].get<int64_t>(), 0);

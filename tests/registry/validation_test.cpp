@@ -72,7 +72,8 @@ TEST(RegistryValidation, UnknownFormatVersion) {
 TEST(RegistryValidation, UnknownFieldSuggestsTheKnownOne) {
   EXPECT_EQ(add_error(with(kT1 + "/sha265", mzt::kHashA)),
             "my.json: /models/m1/weights/T1/sha265: unknown field \"sha265\" (did you mean \"sha256\"?); "
-            "expected one of: url, sha256, sha256_prefix, size, file_name, transforms, categories, meta");
+            "expected one of: url, sha256, sha256_prefix, size, hash_confidence, size_confidence, file_name, transforms, "
+            "categories, meta");
   EXPECT_THAT(add_error(with("/modles", json::object())),
               StartsWith("my.json: /modles: unknown field \"modles\" (did you mean \"models\"?)"));
 }

@@ -26,9 +26,16 @@ namespace modelzoo::cache {
 struct CacheOptions {
   std::filesystem::path root;                      ///< writable cache directory
   std::vector<std::filesystem::path> readonly_roots;  ///< searched first, never written
+  /// Rehash a cached file on every lookup that may hash (what a load does),
+  /// instead of trusting a stamp whose size and mtime still match; catches
+  /// bytes that changed in place with size and mtime unchanged (bit rot).
+  /// MODELZOO_VERIFY=full. Costs one read of the file per load.
+  bool verify_full = false;
   /// MODELZOO_CACHE, else $TORCH_HOME/hub/checkpoints, else
   /// $XDG_CACHE_HOME/torch/hub/checkpoints, else ~/.cache/torch/hub/checkpoints;
-  /// plus MODELZOO_READONLY_CACHES (':'-separated). A leading `~/` is expanded.
+  /// plus MODELZOO_READONLY_CACHES (':'-separated) and MODELZOO_VERIFY
+  /// ("full" sets verify_full; "stamp" or empty is the default; anything
+  /// else throws CacheError). A leading `~/` is expanded.
   static CacheOptions from_env();
 };
 
@@ -139,7 +146,8 @@ class Cache {
   std::filesystem::path target_path(const std::string& file_name) const;
 
   /// Finds `file_name` in the read-only roots, then the root. A file whose
-  /// stamp matches `expect` is Verified at the cost of a stat; with
+  /// stamp matches `expect` is Verified at the cost of a stat (with
+  /// CacheOptions::verify_full and `verify_unstamped`, it is rehashed); with
   /// `verify_unstamped`, a file without a valid stamp is rehashed, and stamped
   /// when it matches (read-only files are never stamped; their stamp lives
   /// beside them or the hash is recomputed).

@@ -18,13 +18,16 @@ class Weights {
   static Weights default_weights() { return Weights(Kind::Default); }
   /// A registry tag such as "IMAGENET1K_V2".
   static Weights tag(std::string tag);
-  /// A custom URL, verified against `sha256` (64 hex chars, or a prefix when
-  /// `sha256_is_prefix`); cached under the URL's basename unless `file_name`.
+  /// A custom URL, verified against `sha256` (64 hex chars, or a prefix of 8
+  /// to 64 when `sha256_is_prefix`; either case); cached under the URL's
+  /// basename unless `file_name`. Throws Error naming the URL otherwise.
   static Weights url(std::string url, std::string sha256, std::string file_name = "",
                      bool sha256_is_prefix = false);
   /// A local file used in place (never copied); `sha256` optional.
   static Weights file(std::filesystem::path path, std::string sha256 = "");
-  /// Parses "none" | "default" | "DEFAULT" | a tag | "file:PATH" | "http(s)://URL#sha256=HEX".
+  /// Parses "none" | "default" | "DEFAULT" | a tag | "file:PATH" |
+  /// "http(s)://URL#sha256=HEX" | "file://URL#sha256=HEX" (HEX: 64 digits, or
+  /// a prefix of 8 to 63). Throws Error for a URL without a valid "#sha256=".
   static Weights parse(const std::string& spec);
 
   Kind kind() const { return kind_; }

@@ -8,9 +8,12 @@
 /// Layers, later ones overriding earlier ones entry by entry:
 /// the built-in registry (embedded in the library) < user files
 /// (MODELZOO_REGISTRY, `--registry`) < per-call overrides in the hub.
-/// A later document merges into an existing model per weights tag: a tag it
-/// names replaces that tag's whole entry, new tags are appended, tags it does
-/// not name are kept; `arch` and `default` are replaced only when given.
+/// A later document merges into an existing model per weights tag and per
+/// field: for a tag an earlier layer defines, each field the document gives
+/// replaces that field and the others are kept (`transforms` and `meta` merge
+/// key by key; a new `url` brings its own file name, a new hash drops the old
+/// size and confidences); new tags are appended, tags it does not name are
+/// kept; `arch` and `default` are replaced only when given.
 /// Loading a file is all-or-nothing: an invalid file leaves the registry as
 /// it was and throws RegistryError naming the file and the JSON path.
 
@@ -63,6 +66,11 @@ struct WeightsEntry {
   std::string url;          ///< http://, https:// or file:// URL
   HashSpec sha256;          ///< what the downloaded file must hash to
   std::optional<uint64_t> size;  ///< bytes, when publicly known
+  /// How many public sources back a full `sha256`: "multiple_sources",
+  /// "single_source", or empty (a prefix, or a value from a user's registry).
+  std::string hash_confidence;
+  /// The same for `size`.
+  std::string size_confidence;
   std::string file_name;    ///< cache file name; defaults to the URL's basename
   Transforms transforms;    ///< preprocessing the weights expect
   std::vector<std::string> categories;  ///< class names, index = logit index; empty when unknown
@@ -139,6 +147,30 @@ class Registry {
 /// models) without adding it anywhere; returns the resulting entries of the
 /// models the document names. Used for validation tools. Throws RegistryError.
 std::vector<ModelEntry> parse_registry(const std::string& text, const std::string& origin);
+
+/// The hash prefix torch.hub's check_hash reads from a file name: the hex
+/// digits after the last '-' that directly precede a '.'
+/// ("vgg11-8a719046.pth" -> "8a719046"); empty when there is none.
+std::string name_hash_prefix(const std::string& file_name);
+
+/// What to add to a hash or size mismatch error for `model`'s weights `w`
+/// (" ..." sentences, or empty). Says when the pinned value rests on a single
+/// public source, whether the file's `actual_sha256` (when known) matches the
+/// prefix in the file's name, and how to accept the file anyway (`--sha256`
+/// with `classify --weights`, Weights::url, or a user registry redefining
+/// the tag's "sha256"). The file is refused either way.
+std::string pinned_value_advice(const std::string& model, const WeightsEntry& w,
+                                const std::string& actual_sha256 = "");
+
+/// `message` (a mismatch error's text) followed by pinned_value_advice(),
+/// with the actual digest taken from the message ("got <64 hex>" or
+/// "hashes to <64 hex>") when it names one.
+std::string explain_mismatch(const std::string& model, const WeightsEntry& w, const std::string& message);
+
+/// The registry files (`*.json`) directly in `dir` whose "models" object
+/// names `model`, sorted; empty when there are none or `dir` does not
+/// exist. Files that are not JSON objects are skipped (nothing is applied).
+std::vector<std::filesystem::path> files_defining(const std::string& model, const std::filesystem::path& dir);
 
 /// Checks a cache file name: non-empty, at most 255 bytes, no '/', '\\',
 /// "..", control characters.
