@@ -204,7 +204,7 @@ std::vector<at::Tensor> MultiScaleRoIAlign::select(const FeatureMaps& features) 
   for (const auto& [name, t] : features) {
     if (std::find(names_.begin(), names_.end(), name) != names_.end()) out.push_back(t);
   }
-  if (out.size() != names_.size()) {
+  if (out.empty()) {
     std::string have;
     for (const auto& f : features) have += (have.empty() ? "" : ", ") + f.first;
     std::string want;

@@ -177,7 +177,7 @@ TEST(RoIAlign, MultiScaleMapsBoxesToTorchvisionsLevels) {
       for (int64_t l = 0; l < 4; ++l) EXPECT_TRUE(levels.eq(l).any().item<bool>()) << "no box on level " << l;
     }
   }
-  const ops::MultiScaleRoIAlign pool({"0", "9"}, {7, 7}, 2);
+  const ops::MultiScaleRoIAlign pool({"7", "9"}, {7, 7}, 2);
   EXPECT_THROW(pool({{"0", at::zeros({1, 1, 8, 8})}}, {at::zeros({0, 4})}, {{32, 32}}), modelzoo::Error);
 }
 

@@ -70,7 +70,9 @@ class MultiScaleRoIAlign {
                      int64_t sampling_ratio, int64_t canonical_scale = 224, int64_t canonical_level = 4);
   /// Pooled features (total boxes x C x oh x ow) for per-image `boxes`;
   /// `image_shapes` are the (height, width) of the images after resizing.
-  /// modelzoo::Error when a named feature map is missing or image_shapes is empty.
+  /// Maps not in `features` are skipped, as torchvision does (MobileNet
+  /// backbones have only "0" and "1"); modelzoo::Error when none of the
+  /// names is there or image_shapes is empty.
   at::Tensor operator()(const FeatureMaps& features, const std::vector<at::Tensor>& boxes,
                         const std::vector<std::pair<int64_t, int64_t>>& image_shapes) const;
   /// The scales of the selected maps for these images (torchvision's _setup_scales).
