@@ -31,11 +31,20 @@ struct Resolved {
   const registry::WeightsEntry* weights = nullptr;  // null unless Default/Tag
 };
 
-Resolved resolve(const std::string& name, const Weights& weights, const HubOptions& options) {
+// `classifier`: the caller builds a classifier (get_model), so a model of
+// another task is refused; fetching weights works for every task.
+Resolved resolve(const std::string& name, const Weights& weights, const HubOptions& options,
+                 bool classifier = false) {
   Resolved r;
   r.entry = options.registry.find(name);
   r.arch = r.entry ? r.entry->arch : name;
-  if (models::find_architecture(r.arch) == nullptr) {
+  if (r.entry != nullptr && r.entry->task != "classification") {
+    if (classifier) {
+      throw Error("'" + name + "' is a " + r.entry->task + " model, not a classifier" +
+                  (r.entry->task == "detection" ? std::string("; build it with modelzoo::get_detector(\"") + name + "\", ...)"
+                                                : std::string()));
+    }
+  } else if (models::find_architecture(r.arch) == nullptr) {
     // Builds the error listing known architectures.
     if (r.entry == nullptr) options.registry.require(name);
     models::build_architecture(r.arch);
@@ -203,7 +212,7 @@ Classifier get_model(const std::string& name, const Weights& weights, const HubO
   trace.weights = weights.describe();
 
   auto t0 = Clock::now();
-  const Resolved r = resolve(name, weights, options);
+  const Resolved r = resolve(name, weights, options, /*classifier=*/true);
   const models::ArchInfo& arch = *models::find_architecture(r.arch);
   const bool pretrained = weights.kind() != Weights::Kind::None;
   trace.resolve_ms = ms_since(t0);

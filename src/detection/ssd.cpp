@@ -1,0 +1,190 @@
+#include "modelzoo/detection/ssd.h"
+
+#include <ATen/ATen.h>
+#include <c10/core/GradMode.h>
+
+#include "detection/args.h"
+#include "modelzoo/error.h"
+#include "modelzoo/ops/boxes.h"
+
+namespace modelzoo::detection {
+namespace {
+
+using models::Conv2d;
+using models::Conv2dOptions;
+using models::InitPolicy;
+using models::ParamInit;
+
+InitPolicy xavier(const InitPolicy& policy) {
+  InitPolicy p = policy;
+  p.conv_weight = ParamInit::xavier_uniform();
+  p.conv_bias = ParamInit::zeros();
+  return p;
+}
+
+// N x (A*C) x H x W -> N x (H*W*A) x C.
+at::Tensor flatten_level(const at::Tensor& t, int64_t c) {
+  const int64_t n = t.size(0), h = t.size(2), w = t.size(3);
+  return t.view({n, -1, c, h, w}).permute({0, 3, 4, 1, 2}).reshape({n, -1, c});
+}
+
+TransformOptions ssd_transform() {
+  TransformOptions t;
+  t.min_size = 300;
+  t.max_size = 300;
+  t.image_mean = {0.48235, 0.45882, 0.40784};
+  t.image_std = {1.0 / 255.0, 1.0 / 255.0, 1.0 / 255.0};
+  t.size_divisible = 1;
+  t.fixed_size = std::make_pair<int64_t, int64_t>(300, 300);
+  return t;
+}
+
+}  // namespace
+
+SSDImpl::SSDImpl(int64_t num_classes, SSDOptions options, TransformOptions transform, const InitPolicy& policy)
+    : DetectorImpl("SSD"),
+      num_classes_(num_classes),
+      options_(options),
+      transform_(transform),
+      anchors_({{2}, {2, 3}, {2, 3}, {2, 3}, {2}, {2}}, 0.15, 0.9, {0.07, 0.15, 0.33, 0.51, 0.69, 0.87, 1.05},
+               std::vector<int64_t>{8, 16, 32, 64, 100, 300}) {
+  backbone = register_module("backbone", std::make_shared<torch::nn::Module>("SSDFeatureExtractorVGG"));
+  InitPolicy vgg = policy;
+  vgg.conv_weight = ParamInit::kaiming_normal(models::FanMode::FanOut, models::Nonlinearity::ReLU);
+  vgg.conv_bias = ParamInit::zeros();
+  // VGG-16 (cfg D) layers 0..29, split at maxpool4 (index 23); maxpool3 (16) rounds up.
+  const int64_t cfg[] = {64, 64, -1, 128, 128, -1, 256, 256, 256, -1, 512, 512, 512, -1, 512, 512, 512};
+  std::vector<models::LayerPtr> layers;
+  int64_t in = 3;
+  for (int64_t c : cfg) {
+    if (c < 0) {
+      models::MaxPool2dOptions o(2);
+      if (layers.size() == 16) o.ceil_mode(true);
+      layers.push_back(models::MaxPool2d(o).ptr());
+    } else {
+      layers.push_back(Conv2d(Conv2dOptions(in, c, 3).padding(1), vgg).ptr());
+      layers.push_back(models::ReLU().ptr());
+      in = c;
+    }
+  }
+  features = models::Sequential();
+  for (std::size_t i = 0; i < 23; ++i) features->push_back(layers[i]);
+  backbone->register_module("features", features);
+  scale_weight = backbone->register_parameter("scale_weight", at::full({512}, 20.0));
+  const InitPolicy x = xavier(policy);
+  auto block = [&](std::vector<std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t>> convs) {
+    models::Sequential s;
+    for (const auto& [ci, co, k, pad, stride] : convs) {
+      s->push_back(Conv2d(Conv2dOptions(ci, co, k).padding(pad).stride(stride), x));
+      s->push_back(models::ReLU());
+    }
+    return s;
+  };
+  models::Sequential first;
+  for (std::size_t i = 23; i < layers.size(); ++i) first->push_back(layers[i]);
+  models::Sequential fc;
+  fc->push_back(models::MaxPool2d(models::MaxPool2dOptions(3).stride(1).padding(1)));
+  fc->push_back(Conv2d(Conv2dOptions(512, 1024, 3).padding(6).dilation(6), x));
+  fc->push_back(models::ReLU());
+  fc->push_back(Conv2d(Conv2dOptions(1024, 1024, 1), x));
+  fc->push_back(models::ReLU());
+  first->push_back(fc);
+  extra = {first,
+           block({{1024, 256, 1, 0, 1}, {256, 512, 3, 1, 2}}),
+           block({{512, 128, 1, 0, 1}, {128, 256, 3, 1, 2}}),
+           block({{256, 128, 1, 0, 1}, {128, 256, 3, 0, 1}}),
+           block({{256, 128, 1, 0, 1}, {128, 256, 3, 0, 1}})};
+  auto extra_list = backbone->register_module("extra", std::make_shared<torch::nn::Module>("ModuleList"));
+  for (std::size_t i = 0; i < extra.size(); ++i) extra_list->register_module(std::to_string(i), extra[i]);
+
+  head = register_module("head", std::make_shared<torch::nn::Module>("SSDHead"));
+  auto cls = head->register_module("classification_head", std::make_shared<torch::nn::Module>("SSDClassificationHead"))
+                 ->register_module("module_list", std::make_shared<torch::nn::Module>("ModuleList"));
+  auto reg = head->register_module("regression_head", std::make_shared<torch::nn::Module>("SSDRegressionHead"))
+                 ->register_module("module_list", std::make_shared<torch::nn::Module>("ModuleList"));
+  const int64_t channels[] = {512, 1024, 512, 256, 256, 256};
+  const auto per_location = anchors_.num_anchors_per_location();
+  for (std::size_t i = 0; i < 6; ++i) {
+    cls_logits.push_back(cls->register_module(
+        std::to_string(i), Conv2d(Conv2dOptions(channels[i], num_classes * per_location[i], 3).padding(1), x)));
+    bbox_reg.push_back(reg->register_module(std::to_string(i),
+                                            Conv2d(Conv2dOptions(channels[i], 4 * per_location[i], 3).padding(1), x)));
+  }
+}
+
+std::vector<Detection> SSDImpl::detect(const std::vector<at::Tensor>& images, DetectionTrace* trace) {
+  check_inputs(images);
+  c10::NoGradGuard no_grad;
+  std::vector<std::pair<int64_t, int64_t>> original;
+  for (const auto& im : images) original.emplace_back(im.size(-2), im.size(-1));
+  const ImageList batch = transform_(images);
+  at::Tensor x = features->forward(batch.tensors);
+  // F.normalize(x): x / max(||x||_2 over channels, 1e-12).
+  const at::Tensor denom = x.norm(2, {1}, /*keepdim=*/true).clamp_min(1e-12).expand_as(x);
+  ops::FeatureMaps feats = {{"0", scale_weight.view({1, -1, 1, 1}) * (x / denom)}};
+  for (std::size_t i = 0; i < extra.size(); ++i) {
+    x = extra[i]->forward(x);
+    feats.emplace_back(std::to_string(i + 1), x);
+  }
+  std::vector<at::Tensor> maps, cls, reg;
+  for (std::size_t i = 0; i < feats.size(); ++i) {
+    maps.push_back(feats[i].second);
+    cls.push_back(flatten_level(cls_logits[i]->forward(feats[i].second), num_classes_));
+    reg.push_back(flatten_level(bbox_reg[i]->forward(feats[i].second), 4));
+  }
+  const at::Tensor regression = at::cat(reg, 1);
+  const at::Tensor scores_all = at::softmax(at::cat(cls, 1), -1);
+  const int64_t n = batch.tensors.size(0);
+  const std::vector<at::Tensor> anchors = anchors_({batch.tensors.size(-2), batch.tensors.size(-1)}, maps, n);
+  const ops::BoxCoder coder({10.0, 10.0, 5.0, 5.0});
+  std::vector<Detection> dets;
+  for (int64_t i = 0; i < n; ++i) {
+    const at::Tensor boxes = ops::clip_boxes_to_image(coder.decode_single(regression[i], anchors[static_cast<std::size_t>(i)]),
+                                                      batch.image_sizes[static_cast<std::size_t>(i)]);
+    const at::Tensor scores = scores_all[i];
+    std::vector<at::Tensor> all_boxes, all_scores, all_labels;
+    for (int64_t label = 1; label < scores.size(-1); ++label) {
+      at::Tensor score = scores.select(1, label);
+      const at::Tensor keep = score.gt(options_.score_thresh);
+      score = score.index({keep});
+      at::Tensor box = boxes.index({keep});
+      auto [top, idx] = score.topk(std::min(options_.topk_candidates, score.size(0)));
+      all_boxes.push_back(box.index_select(0, idx));
+      all_scores.push_back(top);
+      all_labels.push_back(at::full_like(top, label, top.options().dtype(at::kLong)));
+    }
+    const at::Tensor b = at::cat(all_boxes, 0), s = at::cat(all_scores, 0), l = at::cat(all_labels, 0);
+    at::Tensor keep = ops::batched_nms(b, s, l, options_.nms_thresh);
+    keep = keep.narrow(0, 0, std::min(options_.detections_per_img, keep.size(0)));
+    Detection d;
+    d.boxes = b.index_select(0, keep);
+    d.scores = s.index_select(0, keep);
+    d.labels = l.index_select(0, keep);
+    dets.push_back(std::move(d));
+  }
+  if (trace) {
+    trace->batch = batch.tensors;
+    trace->image_sizes = batch.image_sizes;
+    trace->features = feats;
+  }
+  transform_.postprocess(dets, batch.image_sizes, original);
+  return dets;
+}
+
+Detector ssd300_vgg16(const DetectorArgs& args) {
+  const detail::Args a(args, "ssd300_vgg16",
+                       {"score_thresh", "nms_thresh", "detections_per_img", "topk_candidates",
+                        "trainable_backbone_layers"});
+  if (args.num_classes < 2) throw Error("ssd300_vgg16: num_classes must be at least 2 (background + 1)");
+  SSDOptions o;
+  o.score_thresh = a.number("score_thresh", o.score_thresh);
+  o.nms_thresh = a.number("nms_thresh", o.nms_thresh);
+  o.detections_per_img = a.integer("detections_per_img", o.detections_per_img);
+  o.topk_candidates = a.integer("topk_candidates", o.topk_candidates);
+  auto model = std::make_shared<SSDImpl>(args.num_classes, o, ssd_transform(),
+                                         InitPolicy::torch_default(args.init_weights));
+  model->eval();
+  return Detector(model);
+}
+
+}  // namespace modelzoo::detection

@@ -1,0 +1,182 @@
+// Every detection builder against torchvision: same state_dict keys and
+// shapes, and with the same random weights and two images of different
+// sizes, the same transformed batch, backbone + FPN features, RPN proposals
+// and detections (boxes within 1e-3 px, scores within 1e-4, identical labels
+// and counts). tests/oracle/detection_oracle.py builds the torchvision model
+// as the pretrained path does and explains how its weights are scaled so
+// that scores spread out. The default run checks one small member per
+// family; test_detection_slow (label `slow`, built with MZ_PARITY_ALL)
+// checks all 12 builders at torchvision's default image sizes.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <functional>
+#include <iostream>
+#include <string>
+
+#include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
+
+#include "modelzoo/detection/detector.h"
+#include "modelzoo/io/io.h"
+#include "modelzoo/state_dict/state_dict.h"
+#include "support/process.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+namespace det = modelzoo::detection;
+
+struct ParityCase {
+  std::string arch;
+  json kwargs;  // torchvision builder arguments (and "image_sizes" for the oracle)
+  bool in_default_run;
+};
+
+// Small images / min_size keep the default run fast; the slow run uses
+// torchvision's own sizes on 480 x 640 and 400 x 360 images.
+const std::vector<ParityCase>& cases() {
+  static const json small = {{"min_size", 192}, {"max_size", 320}};
+  static const json big_images = {{"image_sizes", {{480, 640}, {400, 360}}}};
+  static const std::vector<ParityCase> c = {
+      {"fasterrcnn_mobilenet_v3_large_320_fpn", json::object(), true},
+      {"maskrcnn_resnet50_fpn", small, true},
+      {"keypointrcnn_resnet50_fpn", small, true},
+      {"fasterrcnn_resnet50_fpn", big_images, false},
+      {"fasterrcnn_resnet50_fpn_v2", big_images, false},
+      {"fasterrcnn_mobilenet_v3_large_fpn", big_images, false},
+      {"fasterrcnn_mobilenet_v3_large_320_fpn", big_images, false},
+      {"maskrcnn_resnet50_fpn", big_images, false},
+      {"maskrcnn_resnet50_fpn_v2", big_images, false},
+      {"keypointrcnn_resnet50_fpn", big_images, false},
+  };
+  return c;
+}
+
+double max_abs(const at::Tensor& a, const at::Tensor& b) {
+  if (a.numel() == 0) return 0.0;
+  return (a.to(at::kDouble) - b.to(at::kDouble)).abs().max().item<double>();
+}
+
+// Largest differences seen, reported per builder.
+struct Diffs {
+  double batch = 0, features = 0, proposals = 0, boxes = 0, scores = 0, masks = 0, keypoints = 0, kp_scores = 0;
+  int64_t detections = 0;
+};
+
+void run_case(const ParityCase& c) {
+  const std::string tag = c.arch + (c.kwargs.empty() ? "" : "_" + std::to_string(std::hash<std::string>()(c.kwargs.dump()) % 100000));
+  const fs::path dir = fs::path(MZ_BINARY_DIR) / "fixtures" / "detection" / tag;
+  const json m = mz_test::cached_fixture(dir, fs::path(MZ_SOURCE_DIR) / "tests" / "oracle" / "detection_oracle.py",
+                                         c.arch + " " + mz_test::shell_quote(c.kwargs.dump()));
+  modelzoo::io::ReadOptions ro;
+  ro.mmap = false;
+  const modelzoo::io::StateDict weights = modelzoo::io::read_state_dict(dir / "weights.pth", ro);
+  const modelzoo::io::StateDict io = modelzoo::io::read_state_dict(dir / "io.pth", ro);
+  auto t = [&](const std::string& key) -> at::Tensor {
+    const at::Tensor* v = io.find(key);
+    return v ? *v : at::Tensor();
+  };
+
+  det::DetectorArgs args;
+  args.init_weights = false;
+  args.extra = c.kwargs;
+  args.extra.erase("image_sizes");
+  const det::DetectorInfo* info = det::find_detector(c.arch);
+  ASSERT_NE(info, nullptr) << c.arch;
+  args.num_classes = info->default_num_classes;
+  det::Detector model = info->build(args);
+
+  // Same keys, same order, same shapes.
+  std::vector<std::string> keys;
+  std::vector<std::vector<int64_t>> shapes;
+  for (const auto& item : modelzoo::state_dict::state_dict(*model)) {
+    keys.push_back(item.key());
+    shapes.push_back(item.value().sizes().vec());
+  }
+  EXPECT_EQ(keys, m["keys"].get<std::vector<std::string>>()) << c.arch;
+  EXPECT_EQ(shapes, m["shapes"].get<std::vector<std::vector<int64_t>>>()) << c.arch;
+  const auto report = modelzoo::state_dict::load_state_dict(*model, weights);
+  ASSERT_TRUE(report.ok()) << report.to_string();
+
+  std::vector<at::Tensor> images;
+  for (int i = 0; i < m["images"].get<int>(); ++i) images.push_back(t("image/" + std::to_string(i)));
+  det::DetectionTrace trace;
+  const std::vector<det::Detection> out = model->detect(images, &trace);
+  Diffs d;
+
+  ASSERT_EQ(trace.batch.sizes(), t("batch").sizes()) << c.arch << ": transformed batch";
+  d.batch = max_abs(trace.batch, t("batch"));
+  EXPECT_LE(d.batch, 1e-5) << c.arch << ": transformed batch";
+  ASSERT_EQ(trace.features.size(), m["features"].size()) << c.arch;
+  for (std::size_t i = 0; i < trace.features.size(); ++i) {
+    const std::string name = m["features"][i];
+    EXPECT_EQ(trace.features[i].first, name) << c.arch;
+    const at::Tensor& expected = t("features/" + name);
+    ASSERT_EQ(trace.features[i].second.sizes(), expected.sizes()) << c.arch << " feature " << name;
+    const double scale = std::max(1.0, expected.abs().max().item<double>());
+    d.features = std::max(d.features, max_abs(trace.features[i].second, expected) / scale);
+  }
+  EXPECT_LE(d.features, 1e-4) << c.arch << ": backbone features (relative)";
+  for (std::size_t i = 0; i < trace.proposals.size(); ++i) {
+    const at::Tensor expected = t("proposals/" + std::to_string(i));
+    ASSERT_EQ(trace.proposals[i].sizes(), expected.sizes()) << c.arch << ": proposals of image " << i;
+    d.proposals = std::max(d.proposals, max_abs(trace.proposals[i], expected));
+  }
+  EXPECT_LE(d.proposals, 1e-3) << c.arch << ": RPN proposals (px)";
+
+  ASSERT_EQ(out.size(), images.size());
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const std::string p = "out/" + std::to_string(i) + "/";
+    ASSERT_EQ(out[i].labels.sizes(), t(p + "labels").sizes()) << c.arch << ": detection count of image " << i;
+    EXPECT_TRUE(at::equal(out[i].labels, t(p + "labels"))) << c.arch << ": labels of image " << i;
+    d.boxes = std::max(d.boxes, max_abs(out[i].boxes, t(p + "boxes")));
+    d.scores = std::max(d.scores, max_abs(out[i].scores, t(p + "scores")));
+    d.detections += out[i].labels.size(0);
+    if (t(p + "masks").defined()) {
+      ASSERT_TRUE(out[i].masks.defined()) << c.arch;
+      ASSERT_EQ(out[i].masks.sizes(), t(p + "masks").sizes()) << c.arch;
+      d.masks = std::max(d.masks, max_abs(out[i].masks, t(p + "masks")));
+    }
+    if (t(p + "keypoints").defined()) {
+      ASSERT_TRUE(out[i].keypoints.defined()) << c.arch;
+      ASSERT_EQ(out[i].keypoints.sizes(), t(p + "keypoints").sizes()) << c.arch;
+      d.keypoints = std::max(d.keypoints, max_abs(out[i].keypoints, t(p + "keypoints")));
+      d.kp_scores = std::max(d.kp_scores, max_abs(out[i].keypoint_scores, t(p + "keypoints_scores")));
+    }
+  }
+  EXPECT_LE(d.boxes, 1e-3) << c.arch;
+  EXPECT_LE(d.scores, 1e-4) << c.arch;
+  EXPECT_LE(d.masks, 1e-4) << c.arch;
+  EXPECT_LE(d.keypoints, 1e-3) << c.arch;
+  EXPECT_LE(d.kp_scores, 1e-4) << c.arch;
+  // A comparison of empty outputs would prove nothing.
+  EXPECT_GE(d.detections, 10) << c.arch << ": the oracle's weights should give detections";
+  std::cout << "[ parity ] " << c.arch << " " << c.kwargs.dump() << ": " << d.detections
+            << " detections; max |diff| batch " << d.batch << ", features (rel) " << d.features << ", proposals "
+            << d.proposals << " px, boxes " << d.boxes << " px, scores " << d.scores << ", masks " << d.masks
+            << ", keypoints " << d.keypoints << " px, keypoint scores " << d.kp_scores << "\n";
+}
+
+class DetectionParity : public ::testing::TestWithParam<ParityCase> {};
+
+TEST_P(DetectionParity, MatchesTorchvision) { run_case(GetParam()); }
+
+std::vector<ParityCase> selected() {
+  std::vector<ParityCase> out;
+  for (const auto& c : cases()) {
+#ifdef MZ_PARITY_ALL
+    if (!c.in_default_run) out.push_back(c);
+#else
+    if (c.in_default_run) out.push_back(c);
+#endif
+  }
+  return out;
+}
+
+INSTANTIATE_TEST_SUITE_P(Builders, DetectionParity, ::testing::ValuesIn(selected()),
+                         [](const ::testing::TestParamInfo<ParityCase>& info) { return info.param.arch; });
+
+}  // namespace
