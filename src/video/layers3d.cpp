@@ -32,16 +32,21 @@ void require_positive(const torch::ExpandingArray<3>& v, const char* field, bool
 Conv3dImpl::Conv3dImpl(const Conv3dOptions& o, const models::InitPolicy& policy)
     : models::LayerImpl("Conv3d"), options_(o) {
   if (o.in_channels() < 1 || o.out_channels() < 1) throw Error("Conv3d: channels must be positive");
+  if (o.groups() < 1 || o.in_channels() % o.groups() != 0 || o.out_channels() % o.groups() != 0) {
+    throw Error("Conv3d: in_channels (" + std::to_string(o.in_channels()) + ") and out_channels (" +
+                std::to_string(o.out_channels()) + ") must be divisible by groups (" + std::to_string(o.groups()) + ")");
+  }
   require_positive(o.kernel_size(), "kernel_size");
   require_positive(o.stride(), "stride");
   require_positive(o.padding(), "padding", true);
   const auto& k = *o.kernel_size();
-  const int64_t fan_in = o.in_channels() * k[0] * k[1] * k[2];
+  const int64_t in_per_group = o.in_channels() / o.groups();
+  const int64_t fan_in = in_per_group * k[0] * k[1] * k[2];
   mm::ParamInit w_init = policy.conv_weight;
   if (w_init.kind() == mm::ParamInit::Kind::TorchDefault) {
     w_init = mm::ParamInit::kaiming_uniform(mm::FanMode::FanIn, mm::Nonlinearity::LeakyReLU, std::sqrt(5.0));
   }
-  weight = register_parameter("weight", mm::new_parameter({o.out_channels(), o.in_channels(), k[0], k[1], k[2]},
+  weight = register_parameter("weight", mm::new_parameter({o.out_channels(), in_per_group, k[0], k[1], k[2]},
                                                           w_init, policy));
   if (o.bias()) {
     mm::ParamInit b_init = policy.conv_bias;
@@ -59,7 +64,7 @@ at::Tensor Conv3dImpl::forward(const at::Tensor& x) {
     throw Error("Conv3d: expected " + std::to_string(options_.in_channels()) + " input channels, got input of shape " +
                 shape_of(x));
   }
-  return at::conv3d(x, weight, bias, *options_.stride(), *options_.padding());
+  return at::conv3d(x, weight, bias, *options_.stride(), *options_.padding(), 1, options_.groups());
 }
 
 BatchNorm3dImpl::BatchNorm3dImpl(int64_t num_features, const models::InitPolicy& policy, double eps, double momentum)

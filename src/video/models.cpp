@@ -255,7 +255,8 @@ VideoClassifier s3d(const models::ArchArgs& args) {
 
 const std::vector<VideoArch>& video_architectures() {
   static const std::vector<VideoArch> table = [] {
-    std::vector<VideoArch> t = {{"mc3_18", mc3_18}, {"r2plus1d_18", r2plus1d_18}, {"r3d_18", r3d_18}, {"s3d", s3d}};
+    std::vector<VideoArch> t = {{"mc3_18", mc3_18},       {"mvit_v1_b", mvit_v1_b}, {"mvit_v2_s", mvit_v2_s},
+                                {"r2plus1d_18", r2plus1d_18}, {"r3d_18", r3d_18},       {"s3d", s3d}};
     std::sort(t.begin(), t.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
     return t;
   }();

@@ -38,7 +38,7 @@ std::string error_of(const std::function<void()>& f) {
 TEST(VideoModels, CatalogAndLayout) {
   std::vector<std::string> names;
   for (const auto& a : mv::video_architectures()) names.push_back(a.name);
-  EXPECT_EQ(names, (std::vector<std::string>{"mc3_18", "r2plus1d_18", "r3d_18", "s3d"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"mc3_18", "mvit_v1_b", "mvit_v2_s", "r2plus1d_18", "r3d_18", "s3d"}));
   const std::string msg = error_of([] { mv::build_video_classifier("mvit_v9"); });
   EXPECT_NE(msg.find("unknown video architecture 'mvit_v9'"), std::string::npos) << msg;
 
@@ -54,6 +54,27 @@ TEST(VideoModels, CatalogAndLayout) {
   auto s3d = modelzoo::state_dict::state_dict(*mv::s3d(uninit(7)));
   EXPECT_EQ(s3d.find("classifier.1.weight")->sizes(), (at::IntArrayRef{7, 1024, 1, 1, 1}));
   EXPECT_EQ(s3d.find("features.5.branch1.1.0.0.weight")->sizes(), (at::IntArrayRef{128, 96, 1, 3, 3}));
+}
+
+TEST(VideoModels, MViTLayoutAndParameterCounts) {
+  // torchvision's num_params for the published weights.
+  for (const auto& [name, count] : std::vector<std::pair<std::string, int64_t>>{{"mvit_v1_b", 36610672},
+                                                                              {"mvit_v2_s", 34537744}}) {
+    auto m = mv::build_video_classifier(name, uninit());
+    int64_t n = 0;
+    for (const auto& p : m->parameters()) n += p.numel();
+    EXPECT_EQ(n, count) << name;
+  }
+  auto v2 = modelzoo::state_dict::state_dict(*mv::mvit_v2_s(uninit()));
+  EXPECT_EQ(v2.find("blocks.0.attn.rel_pos_h")->sizes(), (at::IntArrayRef{111, 96}));
+  EXPECT_EQ(v2.find("blocks.1.attn.pool_q.pool.weight")->sizes(), (at::IntArrayRef{96, 1, 3, 3, 3}));
+  EXPECT_EQ(v2.find("pos_encoding.spatial_pos"), nullptr);
+  auto v1 = modelzoo::state_dict::state_dict(*mv::mvit_v1_b(uninit()));
+  EXPECT_EQ(v1.find("pos_encoding.spatial_pos")->sizes(), (at::IntArrayRef{56 * 56, 96}));
+  EXPECT_EQ(v1.find("blocks.0.mlp.3.weight")->sizes(), (at::IntArrayRef{192, 384}));
+  auto m = mv::mvit_v2_s(uninit());
+  const std::string msg = error_of([&] { m->forward(at::zeros({1, 3, 8, 224, 224})); });
+  EXPECT_NE(msg.find("expected N x 3 x 16 x 224 x 224 clips, got shape [1, 3, 8, 224, 224]"), std::string::npos) << msg;
 }
 
 TEST(VideoModels, ForwardShapesAndErrors) {

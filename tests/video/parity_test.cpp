@@ -29,7 +29,8 @@ struct Case {
 
 const std::vector<Case> kCases = {
     {"r3d_18", 4, 40, true},        {"r3d_18", 16, 112, false},  {"mc3_18", 16, 112, false},
-    {"r2plus1d_18", 16, 112, false}, {"s3d", 16, 224, false},
+    {"r2plus1d_18", 16, 112, false}, {"s3d", 16, 224, false},      {"mvit_v1_b", 16, 224, false},
+    {"mvit_v2_s", 16, 224, false},
 };
 
 std::vector<Case> selected() {

@@ -29,20 +29,23 @@ struct Conv3dOptions {
   TORCH_ARG(torch::ExpandingArray<3>, kernel_size);
   TORCH_ARG(torch::ExpandingArray<3>, stride) = 1;
   TORCH_ARG(torch::ExpandingArray<3>, padding) = 0;
+  /// Channel groups (in_channels for MViT's depthwise pooling).
+  TORCH_ARG(int64_t, groups) = 1;
   TORCH_ARG(bool, bias) = true;
 };
 
-/// nn.Conv3d: `weight` [out, in, kt, kh, kw] and `bias` [out] (if any).
+/// nn.Conv3d: `weight` [out, in / groups, kt, kh, kw] and `bias` [out] (if any).
 class Conv3dImpl : public models::LayerImpl {
  public:
-  /// modelzoo::Error for non-positive sizes or negative padding.
+  /// modelzoo::Error for non-positive sizes, negative padding or channels
+  /// not divisible by groups.
   Conv3dImpl(const Conv3dOptions& options, const models::InitPolicy& policy);
   /// at::conv3d; checks the input's rank and channels.
   at::Tensor forward(const at::Tensor& x) override;
   /// The options it was built with.
   const Conv3dOptions& options() const { return options_; }
 
-  at::Tensor weight;  ///< [out, in, kt, kh, kw]
+  at::Tensor weight;  ///< [out, in / groups, kt, kh, kw]
   at::Tensor bias;    ///< [out], undefined without bias
 
  private:

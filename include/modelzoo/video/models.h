@@ -13,6 +13,9 @@
 ///   stride 1), `classifier` (Dropout, 1x1x1 Conv3d), then the mean over the
 ///   remaining T x H x W. Its pooling needs at least 13 frames and 193 px:
 ///   torchvision's preset gives 16 x 224 x 224.
+/// - MViT v1-B and v2-S (multiscale vision transformers with pooling
+///   attention): `conv_proj`, `pos_encoding`, `blocks`, `norm`, `head`; built
+///   for 16 x 224 x 224 clips, as torchvision's builders.
 /// Parameter names and their order are those of torchvision's state_dict().
 
 #include <cstdint>
@@ -109,6 +112,59 @@ class S3DImpl : public VideoClassifierImpl {
 };
 /// Handle of S3DImpl.
 TORCH_MODULE(S3D);
+
+/// One block of MViT's table (torchvision's MSBlockConfig); empty kernel or
+/// stride lists mean "no pooling".
+struct MViTBlockConfig {
+  int64_t num_heads = 1;            ///< attention heads
+  int64_t input_channels = 96;      ///< channels in
+  int64_t output_channels = 96;     ///< channels out
+  std::vector<int64_t> kernel_q;    ///< query pooling kernel (t, h, w)
+  std::vector<int64_t> kernel_kv;   ///< key/value pooling kernel
+  std::vector<int64_t> stride_q;    ///< query pooling stride
+  std::vector<int64_t> stride_kv;   ///< key/value pooling stride
+};
+
+/// The variant switches of MViT (v1: all false; v2: residual_pool,
+/// rel_pos_embed, proj_after_attn).
+struct MViTOptions {
+  std::vector<MViTBlockConfig> blocks;  ///< the 16 blocks
+  bool residual_pool = false;           ///< add the pooled query to the attention output
+  bool residual_with_cls_embed = false;  ///< ... including the class token
+  bool rel_pos_embed = false;           ///< decomposed relative positions (v2) instead of absolute ones
+  bool proj_after_attn = false;         ///< widen in the attention (v2) rather than after the MLP
+  int64_t temporal_size = 16;           ///< frames the positional encoding is built for
+  int64_t spatial_size = 224;           ///< pixels (square) the positional encoding is built for
+  int64_t num_classes = 400;            ///< outputs of the head
+  bool init_weights = true;             ///< false: parameters left uninitialised (to be loaded)
+};
+
+/// torchvision's MViT (Fan et al., 2021; Li et al., 2022): `conv_proj`
+/// (Conv3d patch embedding), `pos_encoding`, `blocks` (MultiscaleBlocks
+/// with pooling attention), `norm`, `head` (Dropout, Linear). Takes clips of
+/// exactly temporal_size x spatial_size x spatial_size (16 x 224 x 224).
+class MViTImpl : public VideoClassifierImpl {
+ public:
+  /// modelzoo::Error for an empty table or num_classes < 1.
+  explicit MViTImpl(const MViTOptions& options);
+  /// Patch embedding, blocks, norm, class token -> head.
+  at::Tensor forward(const at::Tensor& clips) override;
+
+ private:
+  MViTOptions options_;
+  std::shared_ptr<Conv3dImpl> conv_proj_;
+  std::shared_ptr<torch::nn::Module> pos_encoding_;
+  std::vector<std::shared_ptr<torch::nn::Module>> blocks_;
+  std::shared_ptr<models::LayerNormImpl> norm_;
+  models::Sequential head_{nullptr};
+};
+/// Handle of MViTImpl.
+TORCH_MODULE(MViT);
+
+/// MViT v1 base (16 x 224 x 224 clips).
+VideoClassifier mvit_v1_b(const models::ArchArgs& args = {});
+/// MViT v2 small (16 x 224 x 224 clips).
+VideoClassifier mvit_v2_s(const models::ArchArgs& args = {});
 
 /// R3D-18. `args.num_classes` outputs (400 for Kinetics).
 VideoClassifier r3d_18(const models::ArchArgs& args = {});
