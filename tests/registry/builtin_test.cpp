@@ -31,7 +31,9 @@ const std::vector<std::string> kTorchvisionModels = {
     "swin_v2_s", "swin_v2_t", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19",
     "vgg19_bn", "vit_b_16", "vit_b_32", "vit_h_14", "vit_l_16", "vit_l_32", "wide_resnet101_2",
     "wide_resnet50_2"};
-// The classification models (the registry also holds other tasks).
+
+// Names of the registry's classification models (the other tasks are
+// checked in dense_builtin_test.cpp).
 std::vector<std::string> classification_names(const Registry& r) {
   std::vector<std::string> out;
   for (const auto& n : r.names()) {

@@ -1,0 +1,243 @@
+// segment: the classes present in images, with their pixel share, from a
+// pretrained semantic segmentation model; optionally the class map blended
+// into each image.
+//
+//   segment --model deeplabv3_resnet50[:TAG] [--weights URL|FILE [--sha256 HEX]]
+//           [--registry FILE]... [--cache-dir DIR] [--offline] [--mirror URL]...
+//           [--json] [--draw DIR [--alpha 0.5]] IMAGE...
+//
+// The model comes from the hub's pretrained path (registry -> cache ->
+// download and verify -> load). Every image is decoded, preprocessed with the
+// weights' SemanticSegmentation preset (registry meta.preset), segmented, and
+// its `out` logits resized back to the image's own size (bilinear) before the
+// per-pixel argmax, so shares and drawings refer to the original pixels.
+// --draw writes DIR/<image stem>.seg.png: the image with every non-background
+// pixel mixed with its class colour (PASCAL VOC palette; the JSON lists the
+// colours as a legend). A bad image is reported (naming it) and the others are
+// still processed. Exit status: 0 every image segmented, 1 a failure, 2 usage.
+
+#include <filesystem>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <ATen/ATen.h>
+#include <c10/core/GradMode.h>
+#include <nlohmann/json.hpp>
+
+#include "modelzoo/error.h"
+#include "modelzoo/segmentation/hub.h"
+#include "modelzoo/segmentation/output.h"
+#include "modelzoo/transforms/encode.h"
+#include "modelzoo/transforms/image.h"
+#include "modelzoo/transforms/presets.h"
+
+namespace {
+
+namespace mz = modelzoo;
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+constexpr int kOk = 0;
+constexpr int kFailure = 1;
+constexpr int kUsage = 2;
+
+struct Args {
+  std::string model;
+  std::string weights;
+  std::string sha256;
+  std::vector<std::string> registries;
+  std::string cache_dir;
+  bool offline = false;
+  std::vector<std::string> mirrors;
+  bool json = false;
+  std::string draw_dir;
+  double alpha = 0.5;
+  std::vector<std::string> images;
+};
+
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+bool is_url(const std::string& s) {
+  return s.rfind("http://", 0) == 0 || s.rfind("https://", 0) == 0 || s.rfind("file://", 0) == 0;
+}
+
+std::pair<std::string, mz::Weights> parse_request(const Args& a) {
+  std::string name = a.model;
+  std::string tag;
+  if (const auto colon = name.find(':'); colon != std::string::npos) {
+    tag = name.substr(colon + 1);
+    name = name.substr(0, colon);
+    if (name.empty() || tag.empty()) throw UsageError("--model: expected NAME or NAME:TAG, got \"" + a.model + "\"");
+  }
+  if (!a.weights.empty()) {
+    if (!tag.empty()) throw UsageError("--model " + a.model + " names a tag, and --weights gives other weights: use one");
+    if (is_url(a.weights)) {
+      if (a.sha256.empty()) throw UsageError("--weights " + a.weights + ": a URL needs --sha256 HEX");
+      return {name, mz::Weights::url(a.weights, a.sha256, "", a.sha256.size() != 64)};
+    }
+    return {name, mz::Weights::file(a.weights, a.sha256)};
+  }
+  if (!a.sha256.empty()) throw UsageError("--sha256 is for --weights URL|FILE");
+  return {name, tag.empty() ? mz::Weights::default_weights() : mz::Weights::tag(tag)};
+}
+
+mz::HubOptions hub_options(const Args& a) {
+  mz::HubOptions o = mz::HubOptions::from_env();
+  for (const auto& f : a.registries) o.registry.add_file(f);
+  if (!a.cache_dir.empty()) o.cache.root = a.cache_dir;
+  if (a.offline) o.fetch.offline = true;
+  o.fetch.mirrors.insert(o.fetch.mirrors.begin(), a.mirrors.begin(), a.mirrors.end());
+  // Only the main head is reported: the auxiliary one is not built.
+  o.arch_options["aux_loss"] = false;
+  return o;
+}
+
+// The preset and categories of the request: the registry entry's for a tag
+// (or the default), else the model's default entry when registered (custom
+// weights of a registered model), else torchvision's SemanticSegmentation
+// defaults and no names.
+struct Resolved {
+  mz::transforms::PresetSpec preset;
+  std::vector<std::string> categories;
+  std::string tag;
+};
+
+Resolved resolve(const std::string& name, const mz::Weights& weights, const mz::HubOptions& options) {
+  Resolved r;
+  r.preset.name = "SemanticSegmentation";
+  r.preset.resize_size = {520};
+  const mz::registry::ModelEntry* entry = options.registry.find(name);
+  if (entry == nullptr) return r;
+  const bool tagged = weights.kind() == mz::Weights::Kind::Tag || weights.kind() == mz::Weights::Kind::Default;
+  const auto& we = entry->require_weights(weights.kind() == mz::Weights::Kind::Tag ? weights.value() : "DEFAULT");
+  if (we.meta.contains("preset")) r.preset = mz::transforms::PresetSpec::of(we);
+  r.categories = we.categories;
+  if (tagged) r.tag = we.tag;
+  return r;
+}
+
+std::string percent(double share) {
+  std::ostringstream s;
+  s << std::fixed << std::setprecision(2) << std::setw(6) << share * 100.0 << "%";
+  return s.str();
+}
+
+json color_json(int64_t index) {
+  const auto c = mz::segmentation::palette_color(index);
+  return json::array({c[0], c[1], c[2]});
+}
+
+int run(const Args& a) {
+  const auto [name, weights] = parse_request(a);
+  const mz::HubOptions options = hub_options(a);
+  const Resolved info = resolve(name, weights, options);
+  const mz::transforms::SegmentationPreset preset(info.preset);
+  mz::Segmenter model = mz::get_segmenter(name, weights, options);
+  model->eval();
+  if (!a.draw_dir.empty()) {
+    std::error_code ec;
+    fs::create_directories(a.draw_dir, ec);
+    if (ec || !fs::is_directory(a.draw_dir)) throw mz::Error("--draw " + a.draw_dir + ": cannot create the directory");
+  }
+
+  json out = {{"model", name},
+              {"weights", weights.describe()},
+              {"tag", info.tag.empty() ? json(nullptr) : json(info.tag)},
+              {"images", json::array()}};
+  bool all_ok = true;
+  for (const auto& path : a.images) {
+    json item = {{"path", path}};
+    try {
+      const at::Tensor image = mz::transforms::read_image(path);
+      const int64_t h = image.size(1), w = image.size(2);
+      at::Tensor map;
+      {
+        c10::NoGradGuard no_grad;
+        const at::Tensor logits = model->forward(preset(image).unsqueeze(0)).out;
+        map = mz::segmentation::class_map(mz::segmentation::resize_logits(logits, h, w))[0];
+      }
+      const auto shares = mz::segmentation::class_shares(map, info.categories);
+      json classes = json::array();
+      for (const auto& s : shares) {
+        classes.push_back({{"index", s.index}, {"name", s.name}, {"pixels", s.pixels}, {"share", s.share},
+                           {"color", color_json(s.index)}});
+      }
+      item["ok"] = true;
+      item["size"] = {h, w};
+      item["classes"] = std::move(classes);
+      if (!a.draw_dir.empty()) {
+        const fs::path dest = fs::path(a.draw_dir) / (fs::path(path).stem().string() + ".seg.png");
+        mz::transforms::write_image(dest, mz::segmentation::blend_class_map(image, map, a.alpha));
+        item["drawing"] = dest.string();
+      }
+      if (!a.json) {
+        std::cout << path << " (" << w << "x" << h << ")\n";
+        for (const auto& s : shares) std::cout << "  " << percent(s.share) << "  " << s.name << " (" << s.index << ")\n";
+        if (item.contains("drawing")) std::cout << "  drawn: " << item["drawing"].get<std::string>() << "\n";
+      }
+    } catch (const std::exception& e) {
+      const bool named = dynamic_cast<const mz::ImageError*>(&e) != nullptr;
+      const std::string message = named ? e.what() : path + ": " + e.what();
+      all_ok = false;
+      std::cerr << "segment: " << message << "\n";
+      item["ok"] = false;
+      item["error"] = message;
+    }
+    out["images"].push_back(std::move(item));
+  }
+  out["ok"] = all_ok;
+  if (a.json) std::cout << out.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
+  return all_ok ? kOk : kFailure;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"segment: classes present in images (pixel share) with a pretrained modelzoo segmentation model"};
+  Args a;
+  app.add_option("--model,-m", a.model,
+                 "model name, optionally with a weights tag: deeplabv3_resnet50 or "
+                 "deeplabv3_resnet50:COCO_WITH_VOC_LABELS_V1")
+      ->required();
+  app.add_option("--weights", a.weights, "custom weights: an http(s)/file URL (with --sha256) or a local file");
+  app.add_option("--sha256", a.sha256, "expected SHA-256 of --weights (full, or a prefix of at least 8 hex digits)");
+  app.add_option("--registry", a.registries, "extra registry JSON file (repeatable; after MODELZOO_REGISTRY)");
+  app.add_option("--cache-dir", a.cache_dir, "cache directory (default: MODELZOO_CACHE, else torch.hub's)");
+  app.add_flag("--offline", a.offline, "never touch the network (also MODELZOO_OFFLINE=1)");
+  app.add_option("--mirror", a.mirrors, "mirror base URL tried before a weight's own URL (repeatable)");
+  app.add_flag("--json", a.json, "print one JSON document on stdout");
+  app.add_option("--draw", a.draw_dir, "write DIR/<image stem>.seg.png with the class map blended in");
+  app.add_option("--alpha", a.alpha, "weight of the class colour in --draw pictures")->check(CLI::Range(0.0, 1.0));
+  app.add_option("images", a.images, "JPEG or PNG files")->required();
+  app.set_version_flag("--version", std::string("segment (modelzoo) ") + MZ_VERSION);
+  app.footer("Exit status: 0 every image segmented, 1 failure (model, weights or any image), 2 usage error.");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? kOk : kUsage;
+  }
+  auto fail = [&](const std::string& message, int status) {
+    std::cerr << "segment: " << message << "\n";
+    if (a.json && status == kFailure) {
+      std::cout << json{{"ok", false}, {"error", message}}.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
+    }
+    return status;
+  };
+  try {
+    return run(a);
+  } catch (const UsageError& e) {
+    return fail(e.what(), kUsage);
+  } catch (const mz::Error& e) {
+    return fail(e.what(), kFailure);
+  } catch (const std::exception& e) {
+    return fail(std::string("unexpected error: ") + e.what(), kFailure);
+  }
+}

@@ -1,0 +1,101 @@
+// Numeric parity of RAFT with torchvision on two random frames whose size
+// is not a multiple of 8 (the oracle pads them as RAFT's InputPadder and
+// crops the flows back, as modelzoo does inside forward): every iteration's
+// flow within 1e-4 x max(1, max |expected|), and flow_to_image of the last
+// one equal to torchvision.utils.flow_to_image. test_optical_flow runs
+// raft_small with 3 updates; test_optical_flow_slow (MZ_PARITY_ALL, label
+// `slow`) both models with torchvision's default 12 updates.
+#include <gtest/gtest.h>
+
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <ATen/ATen.h>
+
+#include "modelzoo/optical_flow/flow_image.h"
+#include "modelzoo/optical_flow/raft.h"
+#include "modelzoo/state_dict/state_dict.h"
+#include "support/dense_oracle.h"
+
+namespace mf = modelzoo::optical_flow;
+
+namespace {
+
+struct Case {
+  std::string arch;
+  int h, w, updates;
+  bool default_run;
+};
+
+const std::vector<Case> kCases = {
+    {"raft_small", 131, 149, 3, true},
+    {"raft_small", 190, 250, 12, false},
+    {"raft_large", 190, 250, 12, false},
+    {"raft_large", 136, 200, 4, false},
+};
+
+std::vector<Case> selected() {
+#ifdef MZ_PARITY_ALL
+  return kCases;
+#else
+  std::vector<Case> out;
+  for (const auto& c : kCases) {
+    if (c.default_run) out.push_back(c);
+  }
+  return out;
+#endif
+}
+
+class FlowParity : public ::testing::TestWithParam<Case> {};
+
+TEST_P(FlowParity, EveryIterationMatchesTorchvision) {
+  const Case& c = GetParam();
+  mz_test::DenseCase tv;
+  ASSERT_TRUE(mz_test::run_dense_oracle(
+      "optical_flow", c.arch,
+      "--size " + std::to_string(c.h) + "x" + std::to_string(c.w) + " --forward-kwargs " +
+          mz_test::shell_quote("{\"num_flow_updates\": " + std::to_string(c.updates) + "}"),
+      &tv));
+  modelzoo::models::ArchArgs args;
+  args.init_weights = false;
+  mf::RAFT model = mf::build_flow_model(c.arch, args);
+  const auto ours = modelzoo::state_dict::state_dict(*model);
+  ASSERT_EQ(ours.size(), tv.weights.size());
+  for (std::size_t i = 0; i < ours.size(); ++i) {
+    ASSERT_EQ(ours[i].key(), tv.weights[i].key()) << "key " << i;
+    ASSERT_EQ(ours[i].value().sizes(), tv.weights[i].value().sizes()) << ours[i].key();
+  }
+  const auto report = modelzoo::state_dict::load_state_dict(*model, tv.weights);
+  ASSERT_TRUE(report.ok()) << report.to_string();
+  model->eval();
+  at::NoGradGuard no_grad;
+  const auto flows = model->forward_all(tv.tensor("input"), tv.tensor("input2"), c.updates);
+  const at::Tensor expected = tv.tensor("flows");
+  ASSERT_EQ(static_cast<int64_t>(flows.size()), expected.size(0));
+  double worst = 0;
+  for (std::size_t i = 0; i < flows.size(); ++i) {
+    ASSERT_EQ(flows[i].sizes(), expected[i].sizes());
+    EXPECT_EQ(flows[i].size(2), c.h);
+    EXPECT_EQ(flows[i].size(3), c.w);
+    worst = std::max(worst, mz_test::dense_relative_diff(flows[i], expected[i]));
+  }
+  std::cout << "[ parity ] " << c.arch << " " << c.h << "x" << c.w << " updates=" << c.updates
+            << ": relative max |diff| over all iterations = " << worst << "\n";
+  EXPECT_LE(worst, 1e-4);
+  // The final flow alone, and its picture.
+  EXPECT_TRUE(model->forward(tv.tensor("input"), tv.tensor("input2"), c.updates).equal(flows.back()));
+  const at::Tensor picture = mf::flow_to_image(expected[expected.size(0) - 1]);
+  const at::Tensor want = tv.tensor("flow_image");
+  ASSERT_EQ(picture.sizes(), want.sizes());
+  EXPECT_LE((picture.to(at::kInt) - want.to(at::kInt)).abs().max().item<int>(), 0);
+}
+
+std::string case_name(const ::testing::TestParamInfo<Case>& info) {
+  return info.param.arch + "_" + std::to_string(info.param.h) + "x" + std::to_string(info.param.w) + "_" +
+         std::to_string(info.param.updates);
+}
+
+INSTANTIATE_TEST_SUITE_P(Builders, FlowParity, ::testing::ValuesIn(selected()), case_name);
+
+}  // namespace
