@@ -38,7 +38,7 @@ TEST(RegistryDense, SegmentationEntries) {
   EXPECT_EQ(m.default_tag, "COCO_WITH_VOC_LABELS_V1");
   const auto& w = m.require_weights("DEFAULT");
   EXPECT_EQ(w.file_name, "deeplabv3_resnet50_coco-cd0a2569.pth");
-  EXPECT_EQ(w.sha256.hex, "cd0a2569");
+  EXPECT_EQ(w.sha256.hex.substr(0, 8), "cd0a2569");
   ASSERT_EQ(w.categories.size(), 21u);
   EXPECT_EQ(w.categories.front(), "__background__");
   EXPECT_EQ(w.categories.back(), "tvmonitor");
