@@ -1,6 +1,6 @@
 // classify: prints the top-k labels of images with a pretrained model.
 //
-//   classify --model resnet50[:TAG] [--weights URL|FILE [--sha256 HEX]]
+//   classify --model resnet50[:TAG] [--weights URL[#sha256=HEX]|FILE [--sha256 HEX]]
 //            [--registry FILE]... [--cache-dir DIR] [--offline] [--mirror URL]...
 //            [--topk 5] [--json] [--plain] IMAGE...
 //
@@ -75,8 +75,22 @@ std::pair<std::string, mz::Weights> parse_request(const Args& a) {
   if (!a.weights.empty()) {
     if (!tag.empty()) throw UsageError("--model " + a.model + " names a tag, and --weights gives other weights: use one");
     if (is_url(a.weights)) {
-      if (a.sha256.empty()) throw UsageError("--weights " + a.weights + ": a URL needs --sha256 HEX");
-      return {name, mz::Weights::url(a.weights, a.sha256, "", a.sha256.size() != 64)};
+      // The hash comes with --sha256 or in the URL's fragment (URL#sha256=HEX, as Weights::parse reads it).
+      const bool in_url = a.weights.find("#sha256=") != std::string::npos;
+      if (in_url && !a.sha256.empty()) {
+        throw UsageError("--weights " + mz::fetch::sanitize_url(a.weights) +
+                         " carries #sha256= and --sha256 gives another: use one");
+      }
+      if (!in_url && a.sha256.empty()) {
+        throw UsageError("--weights " + mz::fetch::sanitize_url(a.weights) +
+                         ": a URL needs its SHA-256, as --sha256 HEX or URL#sha256=HEX");
+      }
+      try {
+        return {name, in_url ? mz::Weights::parse(a.weights)
+                             : mz::Weights::url(a.weights, a.sha256, "", a.sha256.size() != 64)};
+      } catch (const mz::Error& e) {
+        throw UsageError(std::string("--weights: ") + e.what());
+      }
     }
     return {name, mz::Weights::file(a.weights, a.sha256)};
   }
@@ -157,7 +171,8 @@ int main(int argc, char** argv) {
   Args a;
   app.add_option("--model,-m", a.model, "model name, optionally with a weights tag: resnet50 or resnet50:IMAGENET1K_V2")
       ->required();
-  app.add_option("--weights", a.weights, "custom weights: an http(s)/file URL (with --sha256) or a local file");
+  app.add_option("--weights", a.weights,
+                 "custom weights: an http(s)/file URL (with --sha256, or as URL#sha256=HEX) or a local file");
   app.add_option("--sha256", a.sha256, "expected SHA-256 of --weights (full, or a prefix of at least 8 hex digits)");
   app.add_option("--registry", a.registries, "extra registry JSON file (repeatable; after MODELZOO_REGISTRY)");
   app.add_option("--cache-dir", a.cache_dir, "cache directory (default: MODELZOO_CACHE, else torch.hub's)");

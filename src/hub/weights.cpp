@@ -43,12 +43,13 @@ Weights Weights::file(std::filesystem::path path, std::string sha256) {
 Weights Weights::parse(const std::string& spec) {
   if (spec.empty() || spec == "none" || spec == "None") return none();
   if (spec == "default" || spec == "DEFAULT") return default_weights();
-  if (spec.rfind("file:", 0) == 0) return file(spec.substr(5));
-  if (spec.rfind("http://", 0) == 0 || spec.rfind("https://", 0) == 0 || spec.rfind("file://", 0) == 0) {
+  const bool is_url = spec.rfind("http://", 0) == 0 || spec.rfind("https://", 0) == 0 || spec.rfind("file://", 0) == 0;
+  if (spec.rfind("file:", 0) == 0 && !is_url) return file(spec.substr(5));
+  if (is_url) {
     const auto hash_pos = spec.rfind("#sha256=");
     if (hash_pos == std::string::npos) {
       throw Error("weights spec " + fetch::sanitize_url(spec) +
-                  ": expected URL#sha256=HEX (a custom URL needs its SHA-256)");
+                  ": expected URL#sha256=HEX (a custom URL needs its SHA-256; file:PATH names a local file)");
     }
     const std::string hex = spec.substr(hash_pos + 8);
     return url(spec.substr(0, hash_pos), hex, "", hex.size() != 64);

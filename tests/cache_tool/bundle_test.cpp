@@ -71,6 +71,16 @@ TEST(CacheToolBundle, PackThenUnpackIntoAFreshCache) {
   ASSERT_EQ(l.exit_code, 0) << l.err;
   const json listed = l.doc();
   for (const auto& e : listed["entries"]) EXPECT_EQ(e["state"], "verified") << e.dump();
+  // Without those entries B does not know the models, and says where they are.
+  const ToolRun unknown = run_tool({"--cache-dir", cache_b.string(), "list", "bundle_two"}, {{"MODELZOO_OFFLINE", "1"}});
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_THAT(unknown.err, HasSubstr("unknown model \"bundle_two\""));
+  EXPECT_THAT(unknown.err, HasSubstr("defined by the registry entries a bundle brought: " + reg_b.string() +
+                                     " (add it with --registry " + reg_b.string()));
+  mz_test::TempDir c("mz_ct_packC_");
+  const ToolRun elsewhere = run_tool({"--cache-dir", (c.path() / "cache").string(), "list", "bundle_two"});
+  EXPECT_THAT(elsewhere.err, HasSubstr("if it came in a bundle, `unpack` wrote the bundle's registry entries to " +
+                                       (c.path() / "cache" / "bundle-registries").string() + "/<bundle name>.json"));
   // Unpacking again finds everything present.
   const ToolRun again = run_tool({"--cache-dir", cache_b.string(), "--json", "unpack", tar.string()});
   ASSERT_EQ(again.exit_code, 0) << again.err;
@@ -311,9 +321,18 @@ TEST_F(HostileBundle, BundleRegistryMayNotRedefineLocalEntries) {
                                 {{"url", "http://127.0.0.1:1/evil-1.pth"},
                                  {"sha256", sha256_hex(substitute)},
                                  {"size", substitute.size()}}}}}}}}}};
-  expect_refused(manifest({file_entry("evil-1.pth", substitute, "evil")}, fragment) +
-                     tar_member("evil-1.pth", substitute) + tar_end(),
-                 "redefines evil:V1");
+  const std::string archive = manifest({file_entry("evil-1.pth", substitute, "evil")}, fragment) +
+                              tar_member("evil-1.pth", substitute) + tar_end();
+  expect_refused(archive, "redefines evil:V1");
+  // The refusal says how to accept the sender's entry: their registry with --registry.
+  expect_refused(archive, "To accept the sender's entry, unpack with the sender's registry file: cache_tool "
+                          "--registry THEIR_REGISTRY.json unpack BUNDLE");
+  const fs::path theirs = sb_.dir() / "theirs.json";
+  write_file(theirs, fragment.dump());
+  write_file(sb_.dir() / "accepted.tar", archive);
+  const ToolRun r = sb_.tool({"--registry", theirs.string(), "unpack", (sb_.dir() / "accepted.tar").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(read_file(sb_.cache() / "evil-1.pth"), substitute);
 }
 
 TEST_F(HostileBundle, NoManifestOrABadOne) {

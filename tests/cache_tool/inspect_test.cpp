@@ -1,7 +1,8 @@
 // cache_tool inspect on files of the shared corpus (weights published by
 // other projects, checked against what Python's torch.load returns; one file
 // per format and feature, since each run starts a process that loads
-// LibTorch — the io stage's tests read all of them), on a checkpoint with
+// LibTorch — the io stage's tests read all of them; skipped without the
+// corpus, see support/corpus.h), on a checkpoint with
 // non-tensor values written here, and on files that are not weights.
 
 #include <gmock/gmock.h>
@@ -12,6 +13,7 @@
 #include <ATen/ATen.h>
 
 #include "cache_tool/tool_util.h"
+#include "support/corpus.h"
 #include "modelzoo/io/io.h"
 
 namespace ct_test {
@@ -19,7 +21,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-fs::path corpus() { return fs::path(MZ_CORPUS_DIR); }
+fs::path corpus() { return mz_test::corpus_dir(); }
 
 // safetensors U16/U32/U64 have no LibTorch 1.13 dtype; the reader widens them.
 std::string mapped_dtype(const std::string& dtype) {
@@ -29,6 +31,7 @@ std::string mapped_dtype(const std::string& dtype) {
 }
 
 TEST(CacheToolInspect, CorpusFilesMatchPython) {
+  MZ_REQUIRE_CORPUS();
   const std::vector<std::string> names = {
       "burn_checkpoint.pt",                // zip: nested checkpoint, optimizer state, int and float values
       "sdbc_bad-hands-5.pt",               // zip: str values
@@ -176,7 +179,11 @@ TEST(CacheToolInspect, NonWeightFilesAreRefused) {
   EXPECT_THAT(txt.err, HasSubstr("notes.txt"));
   EXPECT_THAT(txt.err, HasSubstr("not a weight file"));
   // A truncated zip checkpoint: an error naming the file, not a crash.
-  const std::string whole = read_file(corpus() / "real" / "burn_checkpoint.pt");
+  modelzoo::io::StateDict sd;
+  sd.insert("w", at::arange(4096, at::kFloat));
+  sd.insert("b", at::arange(64, at::kLong));
+  modelzoo::io::write_state_dict(sb.dir() / "whole.pt", sd);
+  const std::string whole = read_file(sb.dir() / "whole.pt");
   write_file(sb.dir() / "cut.pt", whole.substr(0, whole.size() / 2));
   const ToolRun cut = sb.tool({"--json", "inspect", (sb.dir() / "cut.pt").string()});
   EXPECT_EQ(cut.exit_code, 1);

@@ -281,6 +281,26 @@ TEST_F(Classify, LocalWeightsFileUsesTheModelsDefaultPreprocessing) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(r.doc["tag"].is_null());
   expect_matches_torchvision(r.doc, f_->manifest(), "torchvision");
+  // The same file as a file:// URL with its hash in the fragment (Weights::parse's syntax).
+  std::vector<std::string> by_url = {"--registry", f_->mobilenet_registry().string(), "--cache-dir",
+                                     cache_.path().string(), "--model", "mobilenet_v3_small", "--weights",
+                                     "file://" + w["path"].get<std::string>() + "#sha256=" +
+                                         w["sha256"].get<std::string>(),
+                                     "--json"};
+  for (const auto& img : case_images(f_->manifest(), "torchvision")) by_url.push_back(img);
+  const ToolResult u = classify(by_url);
+  ASSERT_EQ(u.exit_code, 0) << u.err;
+  expect_matches_torchvision(u.doc, f_->manifest(), "torchvision");
+  const std::string img = case_images(f_->manifest(), "torchvision")[0];
+  const ToolResult twice = classify({"--model", "mobilenet_v3_small", "--weights",
+                                     "https://127.0.0.1:1/w.pth#sha256=" + std::string(64, 'a'), "--sha256",
+                                     std::string(64, 'b'), img});
+  EXPECT_EQ(twice.exit_code, 2);
+  EXPECT_THAT(twice.err, HasSubstr("carries #sha256= and --sha256 gives another"));
+  const ToolResult short_hash = classify({"--model", "mobilenet_v3_small", "--weights",
+                                          "https://127.0.0.1:1/w.pth#sha256=abc", img});
+  EXPECT_EQ(short_hash.exit_code, 2);
+  EXPECT_THAT(short_hash.err, HasSubstr("expected 8 to 64 hex digits of SHA-256, got \"abc\""));
   const ToolResult bad = classify({"--model", "mobilenet_v3_small", "--weights", w["path"].get<std::string>(),
                                    "--sha256", std::string(64, '0'), case_images(f_->manifest(), "torchvision")[0]});
   EXPECT_EQ(bad.exit_code, 1);

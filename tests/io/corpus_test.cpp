@@ -1,5 +1,6 @@
 // Every real-world file of the shared corpus against the values Python's
-// torch.load returned for it (expected/<file>.json).
+// torch.load returned for it (expected/<file>.json). The corpus is found
+// through MODELZOO_CORPUS_DIR (support/corpus.h); without it these tests skip.
 
 #include <gtest/gtest.h>
 
@@ -9,6 +10,7 @@
 #include <regex>
 
 #include "io_test_util.h"
+#include "support/corpus.h"
 #include "modelzoo/error.h"
 #include "modelzoo/io/io.h"
 
@@ -18,7 +20,7 @@ namespace fs = std::filesystem;
 namespace io = modelzoo::io;
 using io_test::Value;
 
-fs::path corpus() { return fs::path(MZ_CORPUS_DIR); }
+fs::path corpus() { return mz_test::corpus_dir(); }
 
 std::vector<std::string> corpus_files() {
   std::vector<std::string> names;
@@ -108,6 +110,7 @@ void check_file(const std::string& name, bool mmap) {
 // Every file of one format, read with and without mmap. (Grouped so that the
 // suite starts few processes: each loads LibTorch.)
 void check_format(const std::string& format) {
+  MZ_REQUIRE_CORPUS();
   int checked = 0;
   for (const auto& name : corpus_files()) {
     nlohmann::json expected;
@@ -126,11 +129,13 @@ TEST(Corpus, SafetensorsFilesMatchPython) { check_format("safetensors"); }
 
 TEST(Corpus, EveryFileIsCovered) {
   // 30 files, each with an expected/<file>.json.
+  MZ_REQUIRE_CORPUS();
   EXPECT_EQ(corpus_files().size(), 30u);
   for (const auto& name : corpus_files()) EXPECT_TRUE(fs::exists(corpus() / "expected" / (name + ".json"))) << name;
 }
 
 TEST(CorpusStateDict, FindsTheTensorsOfCheckpoints) {
+  MZ_REQUIRE_CORPUS();
   // burn_checkpoint.pt: {'epoch', 'loss', 'model_state_dict': {...}, 'optimizer_state_dict': {...}}
   io::StateDict sd = io::read_state_dict(corpus() / "real" / "burn_checkpoint.pt");
   ASSERT_EQ(sd.size(), 4u);
@@ -146,6 +151,7 @@ TEST(CorpusStateDict, FindsTheTensorsOfCheckpoints) {
 }
 
 TEST(CorpusStateDict, KeepsOrderedDictMetadataAsAttributes) {
+  MZ_REQUIRE_CORPUS();
   Value v = io::read(corpus() / "real" / "burn_mnist.pt");
   ASSERT_TRUE(v.is_ordered_dict());
   const Value* attrs = v.attributes();
@@ -154,6 +160,7 @@ TEST(CorpusStateDict, KeepsOrderedDictMetadataAsAttributes) {
 }
 
 TEST(CorpusStateDict, CheckpointWithoutTensorsNamesItsKeys) {
+  MZ_REQUIRE_CORPUS();
   // sdbc_bad-hands-5.pt holds string_to_param (a dict of one tensor) but no
   // recognised state dict key, so it is refused with the keys listed.
   try {
@@ -166,6 +173,7 @@ TEST(CorpusStateDict, CheckpointWithoutTensorsNamesItsKeys) {
 }
 
 TEST(CorpusViews, LegacyViewsShareOneStorage) {
+  MZ_REQUIRE_CORPUS();
   Value v = io::read(corpus() / "real" / "burn_legacy_uncloned_views.pt");
   const at::Tensor& a = v.at("tensor1").as_tensor();
   const at::Tensor& b = v.at("tensor2").as_tensor();
@@ -175,6 +183,7 @@ TEST(CorpusViews, LegacyViewsShareOneStorage) {
 }
 
 TEST(CorpusDevice, CudaSavedStoragesLoadOnCpu) {
+  MZ_REQUIRE_CORPUS();
   // dface_* were saved from cuda:0 by Python 2.
   io::StateDict sd = io::read_state_dict(corpus() / "real" / "dface_pnet_epoch.pt");
   ASSERT_GT(sd.size(), 0u);

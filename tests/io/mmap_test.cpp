@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "io/source.h"
@@ -86,14 +87,28 @@ TEST(Mmap, WithoutMmapTensorsOwnTheirMemory) {
 }
 
 TEST(Mmap, LegacyTensorsAreAlignedForTheirDtype) {
-  // Legacy storages follow an 8-byte count at arbitrary offsets; a float64
-  // storage at an offset not divisible by its size is copied, not aliased.
-  const fs::path file = fs::path(MZ_CORPUS_DIR) / "real" / "burn_simple_legacy.pt";
-  io::StateDict sd = io::read_state_dict(file, io::ReadOptions{c10::kCPU, true});
-  for (const auto& item : sd) {
-    const auto addr = reinterpret_cast<uintptr_t>(item.value().data_ptr());
-    EXPECT_EQ(addr % item.value().element_size(), 0u) << item.key() << " is misaligned";
+  // Legacy storages follow an 8-byte count at arbitrary offsets; a storage
+  // at an offset not divisible by its element size is copied, not aliased.
+  // legacy_sd.pt (tests/oracle/io_make.py): one tensor of every dtype, 1 to 16 bytes each.
+  const fs::path dir = fs::path(MZ_BINARY_DIR) / "test_fixtures" / "io_from_python";
+  mz_test::cached_fixture(dir, fs::path(MZ_SOURCE_DIR) / "tests" / "oracle" / "io_make.py", "");
+  const fs::path file = dir / "legacy_sd.pt";
+  ASSERT_EQ(io::detect_format(file), io::Format::Legacy);
+  io::StateDict mapped = io::read_state_dict(file, io::ReadOptions{c10::kCPU, true});
+  io::StateDict copied = io::read_state_dict(file, io::ReadOptions{c10::kCPU, false});
+  std::set<int64_t> element_sizes;
+  std::size_t aliased = 0;
+  for (const auto& item : mapped) {
+    const at::Tensor& t = item.value();
+    if (t.numel() == 0) continue;
+    element_sizes.insert(static_cast<int64_t>(t.element_size()));
+    const auto addr = reinterpret_cast<uintptr_t>(t.data_ptr());
+    EXPECT_EQ(addr % t.element_size(), 0u) << item.key() << " is misaligned";
+    EXPECT_TRUE(t.equal(copied[item.key()])) << item.key();
+    aliased += mapped_from(t.data_ptr(), file);
   }
+  EXPECT_EQ(element_sizes, (std::set<int64_t>{1, 2, 4, 8, 16}));
+  EXPECT_GT(aliased, 0u) << "aligned storages alias the mapping";
 }
 
 TEST(Mmap, ViewsShareOneStorageAfterReading) {
