@@ -17,6 +17,7 @@ keyword arguments KWARGS_JSON (e.g. {"min_size": 320}). Writes into OUT_DIR:
                  proposals/<i>        RPN proposals per image (R-CNNs)
                  out/<i>/<key>        torchvision's detections (boxes, labels,
                                       scores, masks, keypoints, keypoints_scores)
+                 single/<i>/<key>     the same for image i detected alone (with "png")
 and prints a JSON manifest: state_dict keys and shapes, image sizes, the
 names of the features, the number of detections and the calibration used.
 
@@ -208,6 +209,11 @@ def main():
     for i, det in enumerate(out):
         for k, v in det.items():
             io[f"out/{i}/{k}"] = v
+    if save_png:  # what a program detecting one image file at a time gets
+        with torch.no_grad():
+            for i, im in enumerate(images):
+                for k, v in model([im])[0].items():
+                    io[f"single/{i}/{k}"] = v
     torch.save(model.state_dict(), os.path.join(out_dir, "weights.pth"))
     torch.save(io, os.path.join(out_dir, "io.pth"))
     sd = model.state_dict()
