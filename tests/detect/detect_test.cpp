@@ -127,7 +127,8 @@ TEST(Detect, JsonMatchesTorchvisionThroughLoopbackDownload) {
   for (int i = 0; i < 2; ++i) {
     const json& got = r.doc["images"][i == 0 ? 0 : 2];
     ASSERT_TRUE(got["ok"].get<bool>()) << got.dump();
-    const std::string p = "out/" + std::to_string(i) + "/";
+    // The tool detects one image at a time (no padding to a common batch size).
+    const std::string p = "single/" + std::to_string(i) + "/";
     const at::Tensor boxes = *f.io().find(p + "boxes"), labels = *f.io().find(p + "labels"),
                      scores = *f.io().find(p + "scores");
     ASSERT_EQ(got["detections"].size(), static_cast<std::size_t>(labels.size(0))) << "image " << i;
@@ -154,9 +155,9 @@ TEST(Detect, DrawsTheBoxOfTheBestDetection) {
   Fixture& f = Fixture::get();
   mz_test::TempDir cache("mz_detect_cache_"), out("mz_detect_draw_");
   const fs::path img0 = f.dir() / "image0.png";
-  const at::Tensor scores = *f.io().find("out/0/scores");
-  const at::Tensor box = f.io().find("out/0/boxes")->select(0, 0);
-  const int64_t label = f.io().find("out/0/labels")->select(0, 0).item<int64_t>();
+  const at::Tensor scores = *f.io().find("single/0/scores");
+  const at::Tensor box = f.io().find("single/0/boxes")->select(0, 0);
+  const int64_t label = f.io().find("single/0/labels")->select(0, 0).item<int64_t>();
   // Only the best detection passes this threshold.
   const double threshold = (scores[0].item<double>() + scores[1].item<double>()) / 2;
   ASSERT_GT(scores[0].item<double>(), scores[1].item<double>());

@@ -44,6 +44,9 @@ const std::vector<ParityCase>& cases() {
       {"fasterrcnn_mobilenet_v3_large_320_fpn", json::object(), true},
       {"maskrcnn_resnet50_fpn", small, true},
       {"keypointrcnn_resnet50_fpn", small, true},
+      {"retinanet_resnet50_fpn", small, true},
+      {"fcos_resnet50_fpn", small, true},
+      {"ssd300_vgg16", json::object(), true},
       {"fasterrcnn_resnet50_fpn", big_images, false},
       {"fasterrcnn_resnet50_fpn_v2", big_images, false},
       {"fasterrcnn_mobilenet_v3_large_fpn", big_images, false},
@@ -51,6 +54,10 @@ const std::vector<ParityCase>& cases() {
       {"maskrcnn_resnet50_fpn", big_images, false},
       {"maskrcnn_resnet50_fpn_v2", big_images, false},
       {"keypointrcnn_resnet50_fpn", big_images, false},
+      {"retinanet_resnet50_fpn", big_images, false},
+      {"retinanet_resnet50_fpn_v2", big_images, false},
+      {"fcos_resnet50_fpn", big_images, false},
+      {"ssd300_vgg16", big_images, false},
   };
   return c;
 }

@@ -17,6 +17,7 @@ keyword arguments KWARGS_JSON (e.g. {"min_size": 320}). Writes into OUT_DIR:
                  proposals/<i>        RPN proposals per image (R-CNNs)
                  out/<i>/<key>        torchvision's detections (boxes, labels,
                                       scores, masks, keypoints, keypoints_scores)
+                 single/<i>/<key>     the same for image i detected alone (with "png")
 and prints a JSON manifest: state_dict keys and shapes, image sizes, the
 names of the features, the number of detections and the calibration used.
 
@@ -28,8 +29,9 @@ score would sit at one value and ranking would compare noise. The last
 layer of each head is therefore rescaled (weight and bias together) until
 its output over the two images has a chosen standard deviation
 (CALIBRATION below: e.g. RPN objectness logits 2, box class logits 4, box
-deltas 0.1-0.5): scores then spread over (0, 1), many boxes pass the
-default thresholds, and NMS and top-k have real work to do.
+deltas 0.1-0.5; the sigmoid heads of RetinaNet and FCOS also get a mean):
+scores then spread over (0, 1), many boxes pass the default thresholds, and
+NMS and top-k have real work to do.
 """
 import contextlib
 import json
@@ -52,9 +54,11 @@ CALIBRATION = {
              [("roi_heads.box_predictor.cls_score", 4.0), ("roi_heads.box_predictor.bbox_pred", 0.5)],
              [("roi_heads.mask_predictor.mask_fcn_logits", 2.0),
               ("roi_heads.keypoint_predictor.kps_score_lowres", 2.0)]],
-    "retinanet": [[("head.classification_head.cls_logits", 3.0), ("head.regression_head.bbox_reg", 0.2)]],
-    "fcos": [[("head.classification_head.cls_logits", 3.0), ("head.regression_head.bbox_reg", 0.5),
-              ("head.regression_head.bbox_ctrness", 2.0)]],
+    # Sigmoid heads over many anchors also get a mean (a third value): with
+    # the bias left as drawn, every logit would sit far on one side.
+    "retinanet": [[("head.classification_head.cls_logits", 1.0, -2.0), ("head.regression_head.bbox_reg", 0.2, 0.0)]],
+    "fcos": [[("head.classification_head.cls_logits", 1.0, -1.0), ("head.regression_head.bbox_reg", 0.5, 1.0),
+              ("head.regression_head.bbox_ctrness", 1.0, 0.0)]],
     "ssd": [[("head.classification_head.module_list", 4.0), ("head.regression_head.module_list", 0.3)]],
 }
 
@@ -121,7 +125,9 @@ def calibrate(model, images, arch):
     used = []
     for group in CALIBRATION[family(arch)]:
         targets = []
-        for path, target in group:
+        for spec in group:
+            path, target = spec[0], spec[1]
+            mean_target = spec[2] if len(spec) > 2 else None
             try:
                 module = model.get_submodule(path)
             except AttributeError:
@@ -130,28 +136,31 @@ def calibrate(model, images, arch):
                 layers = [[x for x in blk.modules() if isinstance(x, torch.nn.Conv2d)][-1] for blk in module]
             else:
                 layers = [module]
-            targets.append((path, target, layers, []))
+            targets.append((path, target, mean_target, layers, []))
         if not targets:
             continue
         hooks = []
-        for _, _, layers, outs in targets:
+        for _, _, _, layers, outs in targets:
             for l in layers:
                 hooks.append(l.register_forward_hook(lambda m, i, o, outs=outs: outs.append(o.detach().flatten())))
         with torch.no_grad():
             model(images)
         for h in hooks:
             h.remove()
-        for path, target, layers, outs in targets:
+        for path, target, mean_target, layers, outs in targets:
             if not outs:
                 continue
-            std = float(torch.cat(outs).std())
+            values = torch.cat(outs)
+            std, mean = float(values.std()), float(values.mean())
             factor = target / std if std > 0 else 1.0
             with torch.no_grad():
                 for l in layers:
                     l.weight.mul_(factor)
                     if l.bias is not None:
                         l.bias.mul_(factor)
-            used.append({"layer": path, "std_before": std, "std": target})
+                        if mean_target is not None:
+                            l.bias.sub_(mean * factor - mean_target)
+            used.append({"layer": path, "std_before": std, "std": target, "mean": mean_target})
     return used
 
 
@@ -200,6 +209,11 @@ def main():
     for i, det in enumerate(out):
         for k, v in det.items():
             io[f"out/{i}/{k}"] = v
+    if save_png:  # what a program detecting one image file at a time gets
+        with torch.no_grad():
+            for i, im in enumerate(images):
+                for k, v in model([im])[0].items():
+                    io[f"single/{i}/{k}"] = v
     torch.save(model.state_dict(), os.path.join(out_dir, "weights.pth"))
     torch.save(io, os.path.join(out_dir, "io.pth"))
     sd = model.state_dict()

@@ -59,7 +59,7 @@ TEST(RegistryBuiltin, HasTorchvisionDetectionModels) {
       EXPECT_NE(w.file_name.find(w.sha256.hex.substr(0, 8)), std::string::npos);
       EXPECT_GT(w.meta["num_params"].get<int64_t>(), 0);
       if (n.rfind("keypointrcnn", 0) == 0) {
-        EXPECT_EQ(w.categories, (std::vector<std::string>{"__background__", "person"}));
+        EXPECT_EQ(w.categories, (std::vector<std::string>{"no person", "person"}));
         EXPECT_EQ(w.meta["keypoint_names"].size(), 17u);
       } else {
         ASSERT_EQ(w.categories.size(), 91u);
