@@ -46,12 +46,14 @@ int main(int argc, char** argv) {
       auto model = modelzoo::get_flow_model(name);
       model->eval();
       const at::Tensor a = at::rand({1, 3, 480, 640}) * 2 - 1, b = at::rand({1, 3, 480, 640}) * 2 - 1;
-      run = [&] { return time_ms([&] { model->forward(a, b, 12); }); };
+      auto impl = model.ptr();  // shared ownership: the lambda outlives this block
+      run = [=] { return time_ms([=] { impl->forward(a, b, 12); }); };
     } else {
       auto model = modelzoo::get_segmenter(name);
       model->eval();
       const at::Tensor x = at::randn({1, 3, 520, 520});
-      run = [&] { return time_ms([&] { model->forward(x); }); };
+      auto impl = model.ptr();  // shared ownership: the lambda outlives this block
+      run = [=] { return time_ms([=] { impl->forward(x); }); };
     }
     run();  // warm-up
     cpu.clear();
