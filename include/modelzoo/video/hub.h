@@ -34,6 +34,10 @@ VideoClassifier mc3_18(bool pretrained = false, const HubOptions& options = defa
 VideoClassifier r2plus1d_18(bool pretrained = false, const HubOptions& options = default_hub_options());
 /// S3D.
 VideoClassifier s3d(bool pretrained = false, const HubOptions& options = default_hub_options());
+/// MViT v1-B.
+VideoClassifier mvit_v1_b(bool pretrained = false, const HubOptions& options = default_hub_options());
+/// MViT v2-S.
+VideoClassifier mvit_v2_s(bool pretrained = false, const HubOptions& options = default_hub_options());
 /// R3D-18 with the given weights.
 VideoClassifier r3d_18(const Weights& weights, const HubOptions& options = default_hub_options());
 /// MC3-18 with the given weights.
@@ -42,5 +46,9 @@ VideoClassifier mc3_18(const Weights& weights, const HubOptions& options = defau
 VideoClassifier r2plus1d_18(const Weights& weights, const HubOptions& options = default_hub_options());
 /// S3D with the given weights.
 VideoClassifier s3d(const Weights& weights, const HubOptions& options = default_hub_options());
+/// MViT v1-B with the given weights.
+VideoClassifier mvit_v1_b(const Weights& weights, const HubOptions& options = default_hub_options());
+/// MViT v2-S with the given weights.
+VideoClassifier mvit_v2_s(const Weights& weights, const HubOptions& options = default_hub_options());
 
 }  // namespace modelzoo
