@@ -19,6 +19,7 @@
 #include <vector>
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
 #include <nlohmann/json.hpp>
 #include <torch/script.h>
@@ -61,7 +62,7 @@ int peak(int runs) {
   c10::InferenceMode guard;
   at::manual_seed(0);
   const at::Tensor x = at::randn({1, 256, 56, 56}).to_mkldnn();
-  const at::Tensor w = at::mkldnn_reorder_conv2d_weight(at::randn({256, 256, 3, 3}).to_mkldnn(), {1, 1});
+  const at::Tensor w = at::mkldnn_reorder_conv2d_weight(at::randn({256, 256, 3, 3}).to_mkldnn(), {1, 1}, {1, 1}, {1, 1}, 1);
   const double ms = median_ms(runs, [&] { at::mkldnn_convolution(x, w, {}, {1, 1}, {1, 1}, {1, 1}, 1); });
   const double flop = 2.0 * 256 * 256 * 9 * 56 * 56;
   std::cout << nlohmann::json{{"peak_conv_ms", ms}, {"gflops", flop / ms / 1e6},

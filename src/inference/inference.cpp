@@ -1,12 +1,17 @@
 #include "modelzoo/inference/inference.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cmath>
 #include <memory>
 #include <mutex>
 #include <sstream>
 #include <utility>
 #include <vector>
+
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <ATen/Context.h>
 #include <ATen/core/grad_mode.h>
@@ -61,6 +66,24 @@ std::vector<Stamp> stamps_of(const std::vector<at::Tensor>& ts) {
   out.reserve(ts.size());
   for (const auto& t : ts) out.push_back(stamp_of(t));
   return out;
+}
+
+// Hands the pages of a tensor that only the plain path reads back to the
+// kernel (madvise MADV_PAGEOUT, a hint that loses nothing): pages mapped from
+// a weights file are dropped and faulted in again if ever read, so the
+// reordered copy does not add to the file's pages in memory.
+void release_pages(const at::Tensor& t) {
+#ifdef MADV_PAGEOUT
+  if (!t.defined() || !t.device().is_cpu() || t.is_mkldnn()) return;
+  const long page = ::sysconf(_SC_PAGESIZE);
+  if (page <= 0) return;
+  const auto begin = reinterpret_cast<uintptr_t>(t.storage().data());
+  const auto end = begin + t.storage().nbytes();
+  const uintptr_t lo = (begin + page - 1) / page * page, hi = end / page * page;
+  if (hi > lo) ::madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_PAGEOUT);
+#else
+  (void)t;
+#endif
 }
 
 // A dense float [rows, in] view of x for oneDNN's inner product.
@@ -159,6 +182,7 @@ class ConvKernel final : public mm::InferenceKernel {
     auto p = std::make_shared<Packed>();
     p->weight = at::mkldnn_reorder_conv2d_weight(w.contiguous().to_mkldnn(), padding_, stride_,
                                                  dilation_, groups_);
+    release_pages(conv.weight);
     p->bias = b.defined() ? b.contiguous() : at::Tensor();
     p->sources = stamps_of(sources(conv, bn));
     packed_ = std::move(p);
@@ -208,6 +232,9 @@ class FoldedBatchNormKernel final : public mm::InferenceKernel {
 // Linear
 // ---------------------------------------------------------------------------
 
+// Weight elements per oneDNN inner product call (16 MiB of float).
+constexpr int64_t kLinearSliceElements = int64_t{4} << 20;
+
 // y = x W^T + b through oneDNN's inner product, for x of any rank >= 1.
 class LinearOp {
  public:
@@ -221,7 +248,22 @@ class LinearOp {
       p = packed_;
     }
     const int64_t in = p->weight.size(1), out = p->weight.size(0);
-    at::Tensor y = at::mkldnn_linear(as_mkldnn_rows(x, in), p->weight, p->bias).to_dense();
+    const at::Tensor xm = as_mkldnn_rows(x, in);
+    at::Tensor y;
+    // oneDNN reorders a dense weight into its blocked layout on every call,
+    // into a temporary as large as the weight (392 MiB for vgg19's first
+    // classifier layer): large layers go in slices of output features.
+    const int64_t rows = std::max<int64_t>(1, kLinearSliceElements / in);
+    if (rows >= out) {
+      y = at::mkldnn_linear(xm, p->weight, p->bias).to_dense();
+    } else {
+      y = at::empty({xm.size(0), out}, x.options());
+      for (int64_t r0 = 0; r0 < out; r0 += rows) {
+        const int64_t r = std::min(rows, out - r0);
+        const at::Tensor b = p->bias.defined() ? p->bias.narrow(0, r0, r) : at::Tensor();
+        y.narrow(1, r0, r).copy_(at::mkldnn_linear(xm, p->weight.narrow(0, r0, r), b).to_dense());
+      }
+    }
     std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
     if (shape.empty()) shape.push_back(1);
     shape.back() = out;
