@@ -201,6 +201,8 @@ json parse_strict(const std::string& text, const std::string& origin) {
     auto start = what.find("parse error");
     if (start != std::string::npos) what = what.substr(start);
     throw RegistryError(origin + ": invalid JSON: " + what);
+  } catch (const json::exception& e) {  // e.g. a number too large for a double (out_of_range 406)
+    throw RegistryError(origin + ": invalid JSON: " + e.what());
   }
   if (duplicate) {
     fail(origin, duplicate->first,
