@@ -29,6 +29,10 @@ namespace {
 constexpr uint64_t kRecordEveryBytes = uint64_t{2} << 20;  // rewrite the record after this many new bytes ...
 constexpr auto kRecordEvery = std::chrono::milliseconds(100);  // ... or this long with some
 constexpr std::size_t kHashBlock = std::size_t{1} << 20;
+// A free connection takes the second half of the active range with the most
+// bytes left, when each half would be at least this many min_range_bytes
+// (16 MiB by default: splitting costs a connection and the bytes in flight).
+constexpr uint64_t kMinStolenHalfRanges = 4;
 
 const std::string& this_boot() {
   static const std::string id = [] {
@@ -277,6 +281,8 @@ struct Conn {
   char errbuf[CURL_ERROR_SIZE] = {0};
   std::string range_text;
   uint64_t done_at_start = 0;
+  uint64_t asked_from = 0;  ///< first byte asked for
+  uint64_t asked_end = 0;   ///< one past the last byte asked for (the range may since have been shortened)
 
   long status = 0;
   std::string etag, last_modified, content_range, retry_after, content_type;
@@ -284,7 +290,9 @@ struct Conn {
   bool body_started = false;
 
   /// Why a callback stopped the transfer.
-  enum class Abort { None, Size, Write, Changed, Fallback } abort = Abort::None;
+  /// Shortened: the range now ends before what was asked for (another
+  /// connection took its tail) and has been completed.
+  enum class Abort { None, Size, Write, Changed, Fallback, Shortened } abort = Abort::None;
   std::string abort_message;
 };
 
@@ -309,6 +317,7 @@ class RangedDownload {
   bool begin(Conn& c);
   size_t write(Conn& c, const char* data, size_t len);
   void launch();
+  bool steal();
   void start(std::size_t index, bool probe);
   void done(Conn& c, CURLcode result);
   void failed(Conn& c, const std::string& why, const std::optional<double>& retry_after);
@@ -385,8 +394,7 @@ size_t RangedDownload::on_body(char* data, size_t size, size_t n, void* ud) {
 /// The first body byte of a 2xx answer: is it the range asked for, of the
 /// same file version? false stops the transfer (Conn::abort says why).
 bool RangedDownload::begin(Conn& c) {
-  const Range& r = ranges_[c.index];
-  const std::string asked = std::to_string(r.begin + r.done) + "-" + std::to_string(r.end - 1);
+  const std::string asked = std::to_string(c.asked_from) + "-" + std::to_string(c.asked_end - 1);
   if (c.status != 206) {
     if (c.probe) {
       c.abort = Conn::Abort::Fallback;
@@ -415,7 +423,7 @@ bool RangedDownload::begin(Conn& c) {
     }
     return false;
   }
-  if (!parsed || !total || first != r.begin + r.done || last != r.end - 1) {
+  if (!parsed || !total || first != c.asked_from || last + 1 != c.asked_end) {
     c.abort = Conn::Abort::Fallback;
     c.abort_message = "asked for bytes " + asked + " of " + std::to_string(total_) +
                       ", the server answered 206 with Content-Range \"" + c.content_range + "\"";
@@ -467,6 +475,21 @@ void RangedDownload::preallocate(Conn& c) {
 size_t RangedDownload::write(Conn& c, const char* data, size_t len) {
   Range& r = ranges_[c.index];
   const uint64_t at = r.begin + r.done;
+  if (len > r.end - at && r.end < c.asked_end) {
+    // Shortened by steal(): keep what belongs to this range, then stop.
+    const size_t keep = static_cast<size_t>(r.end - at);
+    if (keep > 0 && !pwrite_all(fd_->get(), data, keep, at)) {
+      const int err = errno;
+      c.abort = Conn::Abort::Write;
+      c.abort_message = std::string(std::strerror(err)) + space_hint(err);
+      return 0;
+    }
+    r.done += keep;
+    job_.received += keep;
+    unrecorded_ += keep;
+    c.abort = Conn::Abort::Shortened;
+    return keep;
+  }
   if (len > r.end - at) {
     c.abort = Conn::Abort::Fallback;
     c.abort_message = "the server sent more than the bytes " + r.text() + " it announced";
@@ -493,6 +516,8 @@ void RangedDownload::start(std::size_t index, bool probe) {
   r.active = true;
   ++r.attempts;
   c->done_at_start = r.done;
+  c->asked_from = r.begin + r.done;
+  c->asked_end = r.end;
   CURL* h = c->easy.get();
   configure_easy(h, job_, c->errbuf);
   c->range_text = std::to_string(r.begin + r.done) + "-" + std::to_string(r.end - 1);
@@ -521,6 +546,33 @@ void RangedDownload::launch() {
     const Range& r = ranges_[i];
     if (!r.active && !r.complete() && r.not_before <= now) start(i, /*probe=*/false);
   }
+  while (active_ < connections() && steal()) start(ranges_.size() - 1, /*probe=*/false);
+}
+
+/// Splits the active range with the most bytes left; the new range (its
+/// second half) is appended. false when no range is worth splitting.
+bool RangedDownload::steal() {
+  if (std::any_of(ranges_.begin(), ranges_.end(), [](const Range& r) { return !r.active && !r.complete(); })) {
+    return false;  // ranges waiting for a retry come first
+  }
+  std::size_t best = ranges_.size();
+  uint64_t most = 0;
+  for (std::size_t i = 0; i < ranges_.size(); ++i) {
+    const Range& r = ranges_[i];
+    const uint64_t left = r.end - r.begin - r.done;
+    if (r.active && left > most) {
+      best = i;
+      most = left;
+    }
+  }
+  if (best == ranges_.size() || most < 2 * kMinStolenHalfRanges * std::max<uint64_t>(1, o_.min_range_bytes)) return false;
+  Range tail;
+  tail.begin = ranges_[best].begin + ranges_[best].done + most / 2;
+  tail.end = ranges_[best].end;
+  ranges_[best].end = tail.begin;
+  ranges_.push_back(tail);
+  record_due_ = true;
+  return true;
 }
 
 /// A transient failure of one range: retried with backoff, unless it made no
@@ -562,6 +614,10 @@ void RangedDownload::done(Conn& c, CURLcode result) {
     case Conn::Abort::Fallback:
       fallback_ = true;
       return;
+    case Conn::Abort::Shortened:
+      r.failures = 0;
+      record_due_ = true;
+      return;
     case Conn::Abort::None:
       break;
   }
@@ -602,9 +658,15 @@ void RangedDownload::done(Conn& c, CURLcode result) {
   record_due_ = true;
 }
 
+/// Ranges in file order (steal() appends out of order).
+std::vector<Range> sorted(std::vector<Range> ranges) {
+  std::sort(ranges.begin(), ranges.end(), [](const Range& a, const Range& b) { return a.begin < b.begin; });
+  return ranges;
+}
+
 uint64_t RangedDownload::contiguous() const {
   uint64_t at = 0;
-  for (const auto& r : ranges_) {
+  for (const auto& r : sorted(ranges_)) {
     at = r.begin + r.done;
     if (!r.complete()) break;
   }
@@ -629,7 +691,7 @@ void RangedDownload::save_record() {
   rec.last_modified = last_modified_;
   rec.boot_id = this_boot();
   rec.total = total_;
-  rec.ranges = ranges_;
+  rec.ranges = sorted(ranges_);
   record_file_.write(rec, job_);
   unrecorded_ = 0;
   last_record_ = Clock::now();

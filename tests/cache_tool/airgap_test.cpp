@@ -95,7 +95,9 @@ TEST(CacheToolAirGap, FetchPackThenUnpackOfflineGivesTheSameModel) {
   // Machine A: fetch, then pack.
   const ToolRun fetch = run_tool({"--cache-dir", cache_a.string(), "--registry", registry.string(), "fetch", kModel});
   ASSERT_EQ(fetch.exit_code, 0) << fetch.err;
-  EXPECT_EQ(srv->request_count("/" + file_name), 1u);
+  // One download (over parallel ranges when the file is large enough).
+  const std::size_t fetch_requests = srv->request_count("/" + file_name);
+  EXPECT_GE(fetch_requests, 1u);
   const ToolRun pack = run_tool({"--cache-dir", cache_a.string(), "--registry", registry.string(), "--json", "pack", kModel,
                              "-o", bundle.string()});
   ASSERT_EQ(pack.exit_code, 0) << pack.err;
@@ -151,7 +153,7 @@ TEST(CacheToolAirGap, FetchPackThenUnpackOfflineGivesTheSameModel) {
   // Zero requests after the stop (and B never needed the server at all).
   const auto log = srv->access_log();
   EXPECT_EQ(log.size(), requests_before_stop);
-  EXPECT_EQ(srv->request_count("/" + file_name), 1u) << "only machine A's fetch";
+  EXPECT_EQ(srv->request_count("/" + file_name), fetch_requests) << "only machine A's fetch";
 }
 
 }  // namespace

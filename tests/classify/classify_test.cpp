@@ -180,7 +180,9 @@ TEST_F(Classify, TopFiveMatchesTorchvisionThroughLoopbackDownload) {
   EXPECT_EQ(r.doc["tag"], "TV_BICUBIC");
   EXPECT_TRUE(r.doc["ok"].get<bool>());
   expect_matches_torchvision(r.doc, f_->manifest(), "torchvision");
-  EXPECT_EQ(f_->server().request_count(served), before + 1);
+  // One download: a request, or several ranged ones for a large file.
+  const auto after = f_->server().request_count(served);
+  EXPECT_GT(after, before);
   EXPECT_TRUE(fs::exists(cache_.path() / f_->manifest()["weights"]["file_name"].get<std::string>()));
 
   // Again offline, by the model's default tag, as text: from the cache, no
@@ -190,7 +192,7 @@ TEST_F(Classify, TopFiveMatchesTorchvisionThroughLoopbackDownload) {
   for (const auto& img : case_images(f_->manifest(), "torchvision")) again.push_back(img);
   const ToolResult r2 = classify(again);
   ASSERT_EQ(r2.exit_code, 0) << r2.err;
-  EXPECT_EQ(f_->server().request_count(served), before + 1);
+  EXPECT_EQ(f_->server().request_count(served), after);
   for (const auto& c : f_->manifest()["cases"]) {
     if (c["preprocess"] != "torchvision") continue;
     std::string block = c["image"].get<std::string>() + "\n";

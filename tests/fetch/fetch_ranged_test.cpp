@@ -191,6 +191,43 @@ TEST_F(RangedTest, ASecondProcessWaitsAndSeesTheRangesProgress) {
   expect_only_verified_files({{"shared.pth", content}});
 }
 
+TEST_F(RangedTest, ResumedWithMoreConnectionsFreeConnectionsTakeHalfOfTheLargestRanges) {
+  // Two ranges of 10 MiB, interrupted early; the rerun has four connections:
+  // the two free ones each take the second half of a range (halves of at
+  // least 4 × min_range_bytes).
+  const std::string content = pseudo_random_bytes(20u << 20, 104);
+  const std::string rel = serve("grow.pth", content).substr(1);
+  const std::string path = "/rate/8m/" + rel;
+  const std::string url = srv().http_url() + path;
+  auto env = child_env(url, content);
+  env["MZ_FETCH_CHILD_CONNECTIONS"] = "2";
+  env["MZ_FETCH_CHILD_MIN_RANGE"] = std::to_string(1 << 20);
+  const fs::path meta = cache_dir() / "grow.pth.part.meta";
+  const pid_t child = spawn_child(env, (tmp_ / "child.out").string());
+  ASSERT_GT(child, 0);
+  const bool reached = wait_for([&] { return recorded_bytes(meta) >= (uint64_t{1} << 20); }, 60);
+  kill_and_reap(child);
+  ASSERT_TRUE(reached);
+  const std::size_t before = srv().requests(path).size();
+  EXPECT_EQ(before, 2u);
+
+  const auto r = fetch::fetch_to_cache(request(url, content), cache_, ranged_options());
+  EXPECT_EQ(r.sha256, digest_of(content));
+  EXPECT_TRUE(r.resumed);
+  EXPECT_EQ(r.connections, 4);
+  EXPECT_EQ(r.bytes_reused + r.bytes_transferred, content.size());  // nothing fetched twice
+  const auto log = srv().requests(path);
+  ASSERT_EQ(log.size(), before + 4);
+  // The two shortened requests stop where the stolen halves begin.
+  uint64_t asked = 0;
+  for (std::size_t i = before; i < log.size(); ++i) {
+    const auto [first, last] = range_of(log[i].range);
+    asked += last + 1 - first;
+  }
+  EXPECT_GT(asked, r.bytes_transferred);  // the first two asked for their whole tails
+  expect_only_verified_files({{"grow.pth", content}});
+}
+
 TEST_F(RangedTest, KilledAfterTheLastRangeThenARerunPublishesWithoutARequest) {
   const std::string content = pseudo_random_bytes(4u << 20, 94);
   const std::string path = serve("done.pth", content);

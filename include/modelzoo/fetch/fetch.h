@@ -24,7 +24,9 @@
 /// connection each), each written at its offset in the one partial file. The
 /// first range is the probe: only a 206 with the exact Content-Range and an
 /// ETag or Last-Modified lets the others start, each with `If-Range`; a 200
-/// continues over that one connection. A second thread hashes the file in
+/// (Range ignored) makes the download fall back to one plain request. A free
+/// connection takes the second half of the largest active range (halves of at
+/// least 4 × min_range_bytes). A second thread hashes the file in
 /// order, following the contiguous prefix of completed bytes, so the digest is
 /// ready a moment after the last byte. `<target>.part.meta` then records the
 /// total, the validators and each range's completed bytes (rewritten at most
@@ -43,7 +45,7 @@
 /// honoured up to backoff_max_seconds), per range when ranges are used. An
 /// attempt that added bytes to the partial file does not count against
 /// max_attempts (so a server that cuts every answer still gets the file across),
-/// up to 1000 attempts in all. 404, 403, TLS failures and hash
+/// up to 1000 attempts in all; max_attempts = 1 means exactly one attempt. 404, 403, TLS failures and hash
 /// mismatches fail at once. Offline mode never touches the network. TLS peer
 /// and host verification is always on; proxies come from the usual curl
 /// variables (http_proxy, HTTPS_PROXY, NO_PROXY). `file://` URLs are copied
