@@ -160,7 +160,13 @@ TEST(RegistryPinAdvice, SingleSourceHashSaysSoAndHowToOverride) {
   const auto start = advice.find("{\"format_version\"");
   const auto end = advice.find("}}}}}", start) + 5;
   Registry r;
-  r.add_entry({"m", "vgg19", "IMAGENET1K_V1", {w}, "built-in"});
+  modelzoo::registry::ModelEntry entry;
+  entry.name = "m";
+  entry.arch = "vgg19";
+  entry.default_tag = "IMAGENET1K_V1";
+  entry.weights = {w};
+  entry.origin = "built-in";
+  r.add_entry(entry);
   r.add_json(advice.substr(start, end - start), "user.json");
   EXPECT_TRUE(r.require("m").require_weights("IMAGENET1K_V1").sha256.matches(matching));
 
