@@ -154,10 +154,10 @@ TEST(RegistryBuiltin, PinnedValuesCarryTheirConfidence) {
       }
     }
   }
-  EXPECT_EQ(full, 43u);
-  EXPECT_EQ(single, 12u);
-  EXPECT_EQ(sizes, 21u);
-  EXPECT_EQ(single_sizes, 5u);
+  EXPECT_EQ(full, 68u);
+  EXPECT_EQ(single, 15u);
+  EXPECT_EQ(sizes, 38u);
+  EXPECT_EQ(single_sizes, 14u);
   const auto& maxvit = r.require("maxvit_t").require_weights("IMAGENET1K_V1");
   EXPECT_EQ(maxvit.sha256.hex, "bc5ab103d47a7c6c02dc35bf65796b3a6cccf3d51bce330326dbdc634a3ac0e1");
   EXPECT_EQ(maxvit.hash_confidence, "single_source");

@@ -164,6 +164,9 @@ TEST(OptimizerFromPython, TrainingContinuesWhereTorchOptimLeftOff) {
 }
 
 TEST(OptimizerToPython, TorchOptimContinuesWhereModelzooLeftOff) {
+  // The starting checkpoints are Python's fixture: make sure it exists (ctest
+  // may run this test in its own process before the one that reads manifest()).
+  ASSERT_TRUE(manifest().is_object());
   mz_test::TempDir dir("mz_optim_");
   struct Run {
     std::string name;
