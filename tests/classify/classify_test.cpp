@@ -29,9 +29,11 @@ using nlohmann::json;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-// Probabilities: the same float32 kernels on the same inputs; measured
-// differences are below 1e-7.
-constexpr double kProbabilityTolerance = 1e-5;
+// Probabilities: classify runs the inference path (BatchNorm folded into the
+// convolutions, oneDNN kernels), which sums in another order than torchvision's
+// eager kernels: measured differences reach 1.7e-5 (the caffe-style entry, whose
+// inputs are in [0, 255]); the plain path's are below 1e-7.
+constexpr double kProbabilityTolerance = 1e-4;
 
 std::string read_text(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
