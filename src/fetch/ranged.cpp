@@ -33,6 +33,13 @@ constexpr std::size_t kHashBlock = std::size_t{1} << 20;
 // bytes left, when each half would be at least this many min_range_bytes
 // (16 MiB by default: splitting costs a connection and the bytes in flight).
 constexpr uint64_t kMinStolenHalfRanges = 4;
+// The probe's pace decides whether the other ranges run at once: a single
+// connection that delivers FetchOptions::fast_connection_bytes_per_second
+// already (beyond any per-connection cap a WAN or proxy imposes: loopback, a
+// LAN) leaves parallel connections nothing to gain and costs the CPU they
+// share with hashing, so the ranges then follow one another on it.
+// How long the probe's body is watched before deciding (or until it ends).
+constexpr auto kPaceWindow = std::chrono::milliseconds(60);
 
 const std::string& this_boot() {
   static const std::string id = [] {
@@ -330,6 +337,10 @@ class RangedDownload {
   bool all_complete() const;
   std::string where() const { return job_.where(); }
   int connections() const { return std::clamp(o_.connections, 1, FetchOptions::kMaxConnections); }
+  /// Connections allowed now: one until the probe's pace is known, then one
+  /// or connections().
+  int allowed() const { return pace_ == Pace::Parallel ? connections() : 1; }
+  void decide_pace(Clock::time_point now);
 
   Job& job_;
   const FetchOptions& o_;
@@ -337,6 +348,9 @@ class RangedDownload {
   std::vector<Range> ranges_;
   std::string etag_, last_modified_;
   bool probing_ = true;   // no answer has shown range support yet
+  enum class Pace { Deciding, Single, Parallel } pace_ = Pace::Deciding;
+  Clock::time_point probe_body_at_{};  // the probe's first body byte
+  uint64_t probe_body_from_ = 0;       // range 0's done bytes then
   bool fallback_ = false; // the server does not serve ranges reliably
   std::string head_, content_type_;
   std::unique_ptr<Fd> fd_;
@@ -501,6 +515,10 @@ size_t RangedDownload::write(Conn& c, const char* data, size_t len) {
     c.abort_message = std::string(std::strerror(err)) + space_hint(err);
     return 0;
   }
+  if (pace_ == Pace::Deciding && c.index == 0 && probe_body_at_ == Clock::time_point{}) {
+    probe_body_at_ = Clock::now();
+    probe_body_from_ = r.done;
+  }
   r.done += len;
   job_.received += len;
   unrecorded_ += len;
@@ -536,17 +554,36 @@ void RangedDownload::start(std::size_t index, bool probe) {
   job_.connections_used = std::max(job_.connections_used, active_);
 }
 
+/// After kPaceWindow of the probe's body (or when range 0 ended sooner): one
+/// connection when it is fast, all of them otherwise.
+void RangedDownload::decide_pace(Clock::time_point now) {
+  if (pace_ != Pace::Deciding || probing_) return;
+  const Range& r = ranges_[0];
+  if (connections() == 1 || o_.fast_connection_bytes_per_second <= 0 ||
+      probe_body_at_ == Clock::time_point{}) {
+    if (connections() == 1 || o_.fast_connection_bytes_per_second <= 0 || !r.active) {
+      pace_ = Pace::Parallel;  // nothing to decide, or nothing to measure
+    }
+    return;
+  }
+  const double seconds = std::chrono::duration<double>(now - probe_body_at_).count();
+  if (r.active && now - probe_body_at_ < kPaceWindow) return;
+  const double rate = static_cast<double>(r.done - probe_body_from_) / std::max(seconds, 1e-3);
+  pace_ = rate >= o_.fast_connection_bytes_per_second ? Pace::Single : Pace::Parallel;
+}
+
 void RangedDownload::launch() {
   const auto now = Clock::now();
   if (probing_) {
     if (!ranges_[0].active && ranges_[0].not_before <= now) start(0, /*probe=*/true);
     return;
   }
-  for (std::size_t i = 0; i < ranges_.size() && active_ < connections(); ++i) {
+  decide_pace(now);
+  for (std::size_t i = 0; i < ranges_.size() && active_ < allowed(); ++i) {
     const Range& r = ranges_[i];
     if (!r.active && !r.complete() && r.not_before <= now) start(i, /*probe=*/false);
   }
-  while (active_ < connections() && steal()) start(ranges_.size() - 1, /*probe=*/false);
+  while (active_ < allowed() && steal()) start(ranges_.size() - 1, /*probe=*/false);
 }
 
 /// Splits the active range with the most bytes left; the new range (its
@@ -741,6 +778,7 @@ std::optional<FetchResult> RangedDownload::run() {
     etag_ = kept->etag;
     last_modified_ = kept->last_modified;
     probing_ = false;
+    pace_ = Pace::Parallel;  // a resumed download keeps its plan
   } else {
     discard_partial(job_);
     if (!job_.known_size()) return std::nullopt;  // nothing to plan ranges from: one connection

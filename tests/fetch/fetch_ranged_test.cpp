@@ -71,9 +71,36 @@ class RangedTest : public FetchTest {
     auto o = fast_options();
     o.connections = 4;
     o.min_range_bytes = 1 << 20;
+    o.fast_connection_bytes_per_second = 0;  // parallel however fast loopback is
     return o;
   }
 };
+
+TEST_F(RangedTest, AFastFirstConnectionKeepsTheRangesOnOneConnection) {
+  // A first connection faster than fast_connection_bytes_per_second (here
+  // 32 MiB/s, which unthrottled loopback exceeds many times over) keeps the
+  // ranges on it, one after another, each asked for once.
+  const std::string content = pseudo_random_bytes(16u << 20, 90);
+  const std::string rel = serve("fast.pth", content).substr(1);
+  auto o = fast_options();
+  o.connections = 4;
+  o.min_range_bytes = 1 << 20;
+  o.fast_connection_bytes_per_second = 32.0 * (1 << 20);
+  const auto r = fetch::fetch_to_cache(request(srv().http_url() + "/" + rel, content), cache_, o);
+  EXPECT_EQ(r.sha256, digest_of(content));
+  EXPECT_EQ(r.connections, 1);
+  EXPECT_EQ(r.bytes_transferred, content.size());
+  const auto log = srv().requests("/" + rel);
+  ASSERT_EQ(log.size(), 4u);
+  expect_ranges_cover_exactly_once(log, content.size());
+  // Behind a cap of 16 MB/s per connection the same file goes over all four at once.
+  const std::string slow = "/rate/16m/" + serve("slow.pth", content).substr(1);
+  const auto s = fetch::fetch_to_cache(request(srv().http_url() + slow, content), cache_, o);
+  EXPECT_EQ(s.sha256, digest_of(content));
+  EXPECT_EQ(s.connections, 4);
+  expect_ranges_cover_exactly_once(srv().requests(slow), content.size());
+  expect_only_verified_files({{"fast.pth", content}, {"slow.pth", content}});
+}
 
 TEST_F(RangedTest, SixtyFourMegabytesOverFourRateLimitedConnectionsAreFetchedOnceEach) {
   const std::string content = pseudo_random_bytes(64u << 20, 91);

@@ -24,7 +24,13 @@
 /// connection each), each written at its offset in the one partial file. The
 /// first range is the probe: only a 206 with the exact Content-Range and an
 /// ETag or Last-Modified lets the others start, each with `If-Range`; a 200
-/// (Range ignored) makes the download fall back to one plain request. A free
+/// (Range ignored) makes the download fall back to one plain request. The
+/// probe's first 60 ms of body decide how many run at once: a connection
+/// that already delivers FetchOptions::fast_connection_bytes_per_second
+/// (256 MiB/s: loopback, a LAN, no per-connection cap
+/// to get around) keeps the download on that one connection, its ranges one
+/// after another, since more connections would only take CPU from hashing;
+/// otherwise all of them start. A resumed download keeps its plan. A free
 /// connection takes the second half of the largest active range (halves of at
 /// least 4 × min_range_bytes). A second thread hashes the file in
 /// order, following the contiguous prefix of completed bytes, so the digest is
@@ -97,6 +103,9 @@ struct FetchOptions {
   int connections = 4;
   /// The smallest range given to a connection; smaller files use one connection.
   uint64_t min_range_bytes = uint64_t{4} << 20;
+  /// A probe connection at least this fast (bytes/s over its first 60 ms)
+  /// keeps a ranged download on one connection; 0: always `connections`.
+  double fast_connection_bytes_per_second = 256.0 * (1 << 20);
   double backoff_initial_seconds = 0.5; ///< first retry delay; doubles per retry, with jitter
   double backoff_max_seconds = 30;      ///< cap of a delay, Retry-After included
   std::function<void(const Progress&)> on_progress;  ///< optional; called at most every 100 ms and at the end
