@@ -43,13 +43,17 @@ timed() {  # timed CMD... -> "wall_s rss_kib", output in $B/out.txt
 
 if [[ " $PARTS " == *" speed "* ]]; then
   peak=$("$BUILD_DIR/bench/inference_bench" --peak 5)
-  peak_gf=$(echo "$peak" | jget gflops)
+  peak_gf=$(echo "$peak" | jget gflops | awk '{printf "%.0f", $1}')
   mhz=$(awk -F: '/cpu MHz/ {print $2; exit}' /proc/cpuinfo)
   lanes=8; grep -qw avx512f /proc/cpuinfo && lanes=16
   theo=$(awk -v m="$mhz" -v l="$lanes" 'BEGIN{printf "%.0f", m / 1000 * l * 2 * 2}')
   echo "== forward speed, one thread (LibTorch's default here), input N x 3 x 224 x 224, median of $RUNS"
-  echo "peak: theoretical $theo GFLOP/s per core ($mhz MHz x $lanes float lanes x 2 (FMA) x 2 FMA units);"
-  echo "      practical $peak_gf GFLOP/s (oneDNN 3x3 convolution 256->256 on 56x56, reordered weights)"
+  echo "peak: nominal $theo GFLOP/s per core ($mhz MHz, the clock /proc/cpuinfo states, x $lanes float lanes x 2 (FMA) x 2 FMA units);"
+  echo "      measured $peak_gf GFLOP/s (oneDNN 3x3 convolution 256->256 on 56x56, reordered weights)"
+  # A measured ceiling above the nominal one means the core runs faster than
+  # the clock stated (turbo); % peak is then taken against the measured one.
+  pk=$(awk -v a="$theo" -v b="$peak_gf" 'BEGIN{print (b > a ? b : a)}')
+  echo "      % peak below is against $pk GFLOP/s, the larger of the two"
   printf '%-20s %5s %12s %12s %12s %12s %10s %9s %8s\n' model batch torchvision torchscript "mz plain" "mz optim" "vs eager" "GFLOP/s" "% peak"
   for m in $MODELS; do
     for b in $BATCHES; do
@@ -61,7 +65,7 @@ if [[ " $PARTS " == *" speed "* ]]; then
       rm -f "$B/$m.$b.pt"
       t_tv=$(echo "$tv" | jget ms_per_image); t_ts=$(echo "$ts" | jget ms_per_image)
       t_pl=$(echo "$pl" | jget ms_per_image); t_op=$(echo "$op" | jget ms_per_image)
-      awk -v m="$m" -v b="$b" -v a="$t_tv" -v s="$t_ts" -v p="$t_pl" -v o="$t_op" -v g="$gflop" -v pk="$theo" \
+      awk -v m="$m" -v b="$b" -v a="$t_tv" -v s="$t_ts" -v p="$t_pl" -v o="$t_op" -v g="$gflop" -v pk="$pk" \
         'BEGIN{gf=g/(o/1000); printf "%-20s %5d %9.1f ms %9.1f ms %9.1f ms %9.1f ms %9.1fx %9.1f %7.1f%%\n", m, b, a, s, p, o, a/o, gf, 100*gf/pk}'
     done
   done

@@ -19,6 +19,7 @@
 #include <ATen/ops/ones_like.h>
 #include <ATen/ops/zeros_like.h>
 #include <ATen/ops/mkldnn_convolution.h>
+#include <ATen/ops/linear.h>
 #include <ATen/ops/mkldnn_linear.h>
 #include <ATen/ops/mkldnn_reorder_conv2d_weight.h>
 #include <ATen/ops/softmax.h>
@@ -84,11 +85,6 @@ void release_pages(const at::Tensor& t) {
 #else
   (void)t;
 #endif
-}
-
-// A dense float [rows, in] view of x for oneDNN's inner product.
-at::Tensor as_mkldnn_rows(const at::Tensor& x, int64_t in) {
-  return x.reshape({-1, in}).contiguous().to_mkldnn();
 }
 
 // a [..., M, K] times b [..., N, K] transposed -> [..., M, N], one oneDNN
@@ -232,36 +228,95 @@ class FoldedBatchNormKernel final : public mm::InferenceKernel {
 // Linear
 // ---------------------------------------------------------------------------
 
-// Weight elements per oneDNN inner product call (16 MiB of float).
+// Weight elements per oneDNN call and per prepacked slice (16 MiB of float):
+// bounds the temporaries a reorder needs, whatever the layer's size.
 constexpr int64_t kLinearSliceElements = int64_t{4} << 20;
 
-// y = x W^T + b through oneDNN's inner product, for x of any rank >= 1.
+// Rows (products of the leading dimensions) up to which a Linear runs on its
+// prepacked weight. oneDNN's inner product reorders a dense weight on every
+// call (for vgg19's first classifier layer, 25088 -> 4096, that is 338 ms of
+// a 340 ms call at batch 1), and this LibTorch has no way to prepack one; a
+// 1 x 1 convolution over a 1 x K x M x 1 image of the M rows computes the
+// same product on a weight reordered once (33 ms). Past a few hundred rows
+// the per-call reorder is amortised and the inner product is as fast or
+// faster (Swin's first stage: 3136 rows of 96 features).
+constexpr int64_t kPrepackedMaxRows = 256;
+
+// Hands the pages of elements [offset, offset + count) of t to the kernel
+// (see release_pages).
+void release_range(const at::Tensor& t, int64_t offset, int64_t count) {
+#ifdef MADV_PAGEOUT
+  if (!t.defined() || !t.device().is_cpu() || t.is_mkldnn() || !t.is_contiguous()) return;
+  const long page = ::sysconf(_SC_PAGESIZE);
+  if (page <= 0) return;
+  const auto begin = reinterpret_cast<uintptr_t>(t.data_ptr()) +
+                     static_cast<uintptr_t>(offset * static_cast<int64_t>(t.element_size()));
+  const auto end = begin + static_cast<uintptr_t>(count * static_cast<int64_t>(t.element_size()));
+  const uintptr_t lo = (begin + page - 1) / page * page, hi = end / page * page;
+  if (hi > lo) ::madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_PAGEOUT);
+#else
+  (void)t, (void)offset, (void)count;
+#endif
+}
+
+// Linear weights up to this size are reordered when the model is optimised.
+// Larger ones (vgg19's and alexnet's classifiers: 392, 144 and 64 MiB) are
+// reordered on their second call with few rows: the reorder costs as much
+// as the faults of a fresh copy (about 1 s for vgg19's 472 MiB), more than a
+// single call saves, so a process that predicts once never pays it. Their
+// first call reads the dense weight in place: ATen's GEMV for one row (no
+// copy at all; 2.4x faster than the inner product, which reorders), the
+// inner product for more.
+constexpr int64_t kEagerPrepackBytes = int64_t{16} << 20;
+
+// y = x W^T + b through oneDNN, for x of any rank >= 1: up to
+// kPrepackedMaxRows rows as 1 x 1 convolutions on weight slices reordered
+// once, beyond that through the inner product on the dense weight.
+//
+// Memory: a prepacked slice hands the pages of its dense rows back to the
+// kernel when they come from a mapped file (see release_pages). A large
+// weight in memory of its own (random initialisation, a storage read out of
+// a misaligned file: its storage has an allocator) cannot be handed back, so
+// it is never prepacked: the copy would double it.
 class LinearOp {
  public:
-  LinearOp(at::Tensor weight, at::Tensor bias) { pack(std::move(weight), std::move(bias)); }
+  LinearOp(const at::Tensor& weight, const at::Tensor& bias) { pack(weight, bias, /*initial=*/true); }
 
   at::Tensor apply(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
+    const int64_t in = weight.size(1);
+    const at::Tensor rows = x.reshape({-1, in});
+    const int64_t m = rows.size(0);
     std::shared_ptr<const Packed> p;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (stamp_of(weight) != packed_->w || stamp_of(bias) != packed_->b) pack(weight, bias);
+      if (stamp_of(weight) != packed_->w || stamp_of(bias) != packed_->b) {
+        pack(weight, bias, /*initial=*/true);
+      } else if (m <= kPrepackedMaxRows && packed_->deferred && small_calls_++ > 0) {
+        pack(weight, bias, /*initial=*/false);
+      }
       p = packed_;
     }
-    const int64_t in = p->weight.size(1), out = p->weight.size(0);
-    const at::Tensor xm = as_mkldnn_rows(x, in);
+    const int64_t out = p->weight.size(0);
     at::Tensor y;
-    // oneDNN reorders a dense weight into its blocked layout on every call,
-    // into a temporary as large as the weight (392 MiB for vgg19's first
-    // classifier layer): large layers go in slices of output features.
-    const int64_t rows = std::max<int64_t>(1, kLinearSliceElements / in);
-    if (rows >= out) {
-      y = at::mkldnn_linear(xm, p->weight, p->bias).to_dense();
+    if (m <= kPrepackedMaxRows && p->prepacked) {
+      y = at::empty({m, out}, x.options());
+      // The rows as the height of a one-image batch: K channels, M x 1 pixels.
+      const at::Tensor image = rows.t().contiguous().view({1, in, m, 1}).to_mkldnn();
+      for (const Slice& s : p->slices) {
+        const at::Tensor part = at::mkldnn_convolution(image, s.weight, s.bias, {0, 0}, {1, 1},
+                                                       {1, 1}, 1)
+                                    .to_dense();
+        y.narrow(1, s.first, s.count).copy_(part.view({s.count, m}).t());
+      }
+    } else if (m == 1) {
+      y = at::linear(rows, p->weight, p->bias);
     } else {
-      y = at::empty({xm.size(0), out}, x.options());
-      for (int64_t r0 = 0; r0 < out; r0 += rows) {
-        const int64_t r = std::min(rows, out - r0);
-        const at::Tensor b = p->bias.defined() ? p->bias.narrow(0, r0, r) : at::Tensor();
-        y.narrow(1, r0, r).copy_(at::mkldnn_linear(xm, p->weight.narrow(0, r0, r), b).to_dense());
+      y = at::empty({m, out}, x.options());
+      const at::Tensor xm = rows.contiguous().to_mkldnn();
+      for (const Slice& s : p->slices) {
+        const at::Tensor b = p->bias.defined() ? p->bias.narrow(0, s.first, s.count) : at::Tensor();
+        y.narrow(1, s.first, s.count)
+            .copy_(at::mkldnn_linear(xm, p->weight.narrow(0, s.first, s.count), b).to_dense());
       }
     }
     std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
@@ -271,20 +326,54 @@ class LinearOp {
   }
 
  private:
+  struct Slice {
+    int64_t first = 0, count = 0;  // output features [first, first + count)
+    at::Tensor weight;             // count x K x 1 x 1, oneDNN's blocked layout
+    at::Tensor bias;               // dense, may be undefined
+  };
   struct Packed {
-    at::Tensor weight, bias;  // dense contiguous float (oneDNN reads them in place)
+    at::Tensor weight, bias;  // dense contiguous float, for the inner product
+    std::vector<Slice> slices;
+    bool prepacked = false;   // the slices carry reordered weights
+    bool deferred = false;    // to be prepacked on the second call with few rows
     Stamp w, b;
   };
-  void pack(at::Tensor weight, at::Tensor bias) {
+
+  // initial: when the layer is optimised, or its weights changed; otherwise
+  // the deferred reorder of a large weight.
+  void pack(const at::Tensor& weight, const at::Tensor& bias, bool initial) {
+    at::NoGradGuard no_grad;
     auto p = std::make_shared<Packed>();
     p->weight = weight.detach().contiguous();
     p->bias = bias.defined() ? bias.detach().contiguous() : at::Tensor();
+    const int64_t out = p->weight.size(0), in = p->weight.size(1);
+    const int64_t bytes = p->weight.numel() * static_cast<int64_t>(sizeof(float));
+    const bool owned = p->weight.storage().allocator() != nullptr;
+    p->prepacked = bytes <= kEagerPrepackBytes || (!initial && !owned);
+    p->deferred = initial && !p->prepacked && !owned;
+    if (initial) small_calls_ = 0;
+    const int64_t step = std::max<int64_t>(1, kLinearSliceElements / std::max<int64_t>(1, in));
+    for (int64_t r0 = 0; r0 < out; r0 += step) {
+      Slice s;
+      s.first = r0;
+      s.count = std::min(step, out - r0);
+      if (p->prepacked) {
+        s.weight = at::mkldnn_reorder_conv2d_weight(
+            p->weight.narrow(0, r0, s.count).reshape({s.count, in, 1, 1}).to_mkldnn(), {0, 0},
+            {1, 1}, {1, 1}, 1);
+        if (p->bias.defined()) s.bias = p->bias.narrow(0, r0, s.count).contiguous();
+        // The dense rows are read again only past kPrepackedMaxRows rows.
+        release_range(p->weight, r0 * in, s.count * in);
+      }
+      p->slices.push_back(std::move(s));
+    }
     p->w = stamp_of(weight);
     p->b = stamp_of(bias);
     packed_ = std::move(p);
   }
   std::mutex mu_;
   std::shared_ptr<const Packed> packed_;
+  int small_calls_ = 0;  // calls with few rows since the last initial pack (guarded by mu_)
 };
 
 class LinearKernel final : public mm::InferenceKernel {
@@ -352,12 +441,14 @@ class WindowAttentionKernel final : public mm::AttentionMatmulKernel {
 
 std::size_t clear_all(torch::nn::Module& root) {
   std::size_t n = 0;
-  for (const auto& m : root.modules(/*include_self=*/true)) {
-    if (auto* layer = dynamic_cast<mm::LayerImpl*>(m.get()); layer && layer->inference_kernel()) {
+  const auto clear = [&n](torch::nn::Module* m) {
+    if (auto* layer = dynamic_cast<mm::LayerImpl*>(m); layer && layer->inference_kernel()) {
       layer->set_inference_kernel(nullptr);
       ++n;
     }
-  }
+  };
+  clear(&root);  // the root may live outside a shared_ptr (modules(true) needs one)
+  for (const auto& m : root.modules(/*include_self=*/false)) clear(m.get());
   return n;
 }
 

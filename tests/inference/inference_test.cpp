@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -20,6 +21,7 @@
 #include "modelzoo/inference/inference.h"
 #include "modelzoo/io/io.h"
 #include "modelzoo/models/catalog.h"
+#include "modelzoo/models/layers.h"
 #include "modelzoo/state_dict/state_dict.h"
 #include "support/process.h"
 
@@ -336,6 +338,39 @@ TEST(Inference, WeightsChangedInPlaceAreRepacked) {
   const at::Tensor plain = l.model->forward(x);
   EXPECT_GT((fast - before).abs().max().item<double>(), 1e-2);
   EXPECT_LE(relative_diff(fast, plain), 1e-4);
+}
+
+
+// A classifier layer over kEagerPrepackBytes (here 4096 -> 1100, 17.2 MiB),
+// as vgg19's and alexnet's are: from a mapped file its first call with few
+// rows reads the dense weight (GEMV for one row), the second reorders it;
+// in memory of its own it is never reordered. Every path gives at::linear's
+// result, whatever the rows: 1, 3, and 300 (the inner product).
+TEST(Inference, LargeLinearLayersMatchOnEveryPath) {
+  namespace mm = modelzoo::models;
+  at::manual_seed(3);
+  mm::Linear owned(mm::LinearOptions(4096, 1100), mm::InitPolicy::torch_default());
+  mz_test::TempDir dir("mz_inference_linear_");
+  const auto file = dir.path() / "linear.pth";
+  modelzoo::io::write_state_dict(file, modelzoo::state_dict::state_dict(*owned));
+  mm::Linear mapped(mm::LinearOptions(4096, 1100), mm::InitPolicy::torch_default(false));
+  const auto report =
+      modelzoo::state_dict::load_state_dict(*mapped, modelzoo::io::read_state_dict(file));
+  std::filesystem::remove(file);  // the mapping stays valid
+  EXPECT_EQ(report.aliased, 2u);
+  at::NoGradGuard no_grad;
+  for (mm::Linear* layer : {&owned, &mapped}) {
+    (*layer)->eval();
+    const at::Tensor w = (*layer)->weight.clone(), b = (*layer)->bias.clone();
+    torch::nn::Module holder;  // optimize_for_inference walks a model's children
+    holder.register_module("fc", *layer);
+    EXPECT_EQ(modelzoo::optimize_for_inference(holder).linear, 1u);
+    for (const int64_t rows : {1, 1, 1, 3, 300, 1}) {
+      const at::Tensor x = at::randn({rows, 4096});
+      const at::Tensor expected = at::linear(x, w, b);
+      EXPECT_LE(relative_diff((*layer)->forward(x), expected), 1e-5) << rows << " rows";
+    }
+  }
 }
 
 #endif  // MZ_INFERENCE_ALL

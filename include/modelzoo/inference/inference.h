@@ -10,8 +10,11 @@
 /// - runs every Conv2d (grouped and depthwise too) through oneDNN
 ///   (at::mkldnn_convolution) with its weight reordered once, at
 ///   optimisation time, into oneDNN's blocked layout;
-/// - runs every Linear through oneDNN's inner product (at::mkldnn_linear),
-///   and so ViT's in-projection and the two matrix products of every
+/// - runs every Linear through oneDNN: up to a few hundred rows (classifier
+///   heads, ViT at batch 1) as 1 x 1 convolutions on weight slices reordered
+///   once, beyond that through the inner product (at::mkldnn_linear), which
+///   reorders on every call; and so ViT's in-projection and the two matrix
+///   products of every
 ///   attention (ViT, Swin's windows, MaxViT's blocks and grids): this
 ///   LibTorch's BLAS is the generic fallback, so at::linear and at::matmul
 ///   are slower by one to two orders of magnitude.
