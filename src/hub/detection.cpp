@@ -129,5 +129,6 @@ MODELZOO_DEFINE_DETECTOR(retinanet_resnet50_fpn)
 MODELZOO_DEFINE_DETECTOR(retinanet_resnet50_fpn_v2)
 MODELZOO_DEFINE_DETECTOR(fcos_resnet50_fpn)
 MODELZOO_DEFINE_DETECTOR(ssd300_vgg16)
+MODELZOO_DEFINE_DETECTOR(ssdlite320_mobilenet_v3_large)
 
 }  // namespace modelzoo

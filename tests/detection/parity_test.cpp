@@ -47,6 +47,7 @@ const std::vector<ParityCase>& cases() {
       {"retinanet_resnet50_fpn", small, true},
       {"fcos_resnet50_fpn", small, true},
       {"ssd300_vgg16", json::object(), true},
+      {"ssdlite320_mobilenet_v3_large", json::object(), true},
       {"fasterrcnn_resnet50_fpn", big_images, false},
       {"fasterrcnn_resnet50_fpn_v2", big_images, false},
       {"fasterrcnn_mobilenet_v3_large_fpn", big_images, false},
@@ -58,6 +59,7 @@ const std::vector<ParityCase>& cases() {
       {"retinanet_resnet50_fpn_v2", big_images, false},
       {"fcos_resnet50_fpn", big_images, false},
       {"ssd300_vgg16", big_images, false},
+      {"ssdlite320_mobilenet_v3_large", big_images, false},
   };
   return c;
 }
