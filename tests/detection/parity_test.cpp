@@ -75,7 +75,7 @@ double max_abs(const at::Tensor& a, const at::Tensor& b) {
 
 // Largest differences seen, reported per builder.
 struct Diffs {
-  double batch = 0, features = 0, proposals = 0, boxes = 0, scores = 0, masks = 0, keypoints = 0, kp_scores = 0;
+  double batch = 0, features = 0, eager_error = 0, proposals = 0, boxes = 0, scores = 0, masks = 0, keypoints = 0, kp_scores = 0;
   int64_t detections = 0;
 };
 
@@ -84,7 +84,7 @@ using Lookup = std::function<at::Tensor(const std::string&)>;
 std::string describe(const Diffs& d) {
   std::ostringstream os;
   os << d.detections << " detections; max |diff| batch " << d.batch << ", features (rel) " << d.features
-     << ", proposals " << d.proposals << " px, boxes " << d.boxes << " px, scores " << d.scores << ", masks " << d.masks
+     << " (torchvision float32 vs float64: " << d.eager_error << "), proposals " << d.proposals << " px, boxes " << d.boxes << " px, scores " << d.scores << ", masks " << d.masks
      << ", keypoints " << d.keypoints << " px, keypoint scores " << d.kp_scores;
   return os.str();
 }
@@ -93,22 +93,33 @@ std::string describe(const Diffs& d) {
 struct Tolerance {
   double boxes = 1e-3;   // px
   double scores = 1e-4;
-  // Proposals: row by row, or (when false) each torchvision proposal against
-  // the nearest of ours, so that two proposals whose objectness is equal to
-  // float32 rounding may trade places.
-  bool proposals_in_order = true;
+  // Proposals and detections: row by row, or (when false) each of
+  // torchvision's against the nearest of ours (detections: of the same
+  // label), so that two whose scores are equal to float32 rounding (tied
+  // near 1.0, say) may trade places; counts must still be equal.
+  bool in_order = true;
 };
 
 // The same ATen kernels in the same order as torchvision: its exact outputs.
 const Tolerance kPlain;
 // The inference path rounds differently (BatchNorm folded in double into the
-// weights, oneDNN's summation order): its features are 2e-5 of their scale
-// from torchvision's at most, as far as torchvision's own float32 features
-// are from float64 (1.1e-5 to 1.3e-5 measured on
-// fasterrcnn_mobilenet_v3_large_320_fpn); box decoding (exp of the deltas,
-// images up to 800 px) turns that into up to 2.3e-3 px, scores move by up to
-// 1.3e-4.
+// weights, oneDNN's summation order). Its features are checked against
+// torchvision's and against float64 (see compare()); measured, they are
+// 1.8e-5 (fasterrcnn_mobilenet_v3_large_320_fpn) to 7e-5 (retinanet, whose
+// own float32 features are 6e-5 from float64) of their scale from
+// torchvision's. Box decoding (exp of the deltas, images up to 800 px) turns
+// that into up to 2.3e-3 px, scores move by up to 1.3e-4; detections whose
+// scores tie (near 1.0) may come in another order.
 const Tolerance kOptimized{1e-2, 5e-4, false};
+
+// For each of torchvision's detections, the index of the nearest of ours
+// with the same label (box distance, L-infinity).
+at::Tensor nearest_detections(const det::Detection& ours, const at::Tensor& boxes, const at::Tensor& labels) {
+  if (boxes.size(0) == 0) return at::zeros({0}, at::kLong);
+  at::Tensor d = (boxes.to(at::kDouble).unsqueeze(1) - ours.boxes.to(at::kDouble).unsqueeze(0)).abs().amax(-1);
+  d = d + labels.unsqueeze(1).ne(ours.labels.unsqueeze(0)).to(at::kDouble) * 1e9;
+  return std::get<1>(d.min(1));
+}
 
 // Largest distance from a row of `expected` to the nearest row of `ours`
 // (both R x 4).
@@ -136,15 +147,24 @@ Diffs compare(const ParityCase& c, const json& m, const Lookup& t, std::size_t i
     EXPECT_EQ(trace.features[i].second.sizes(), expected.sizes()) << c.arch << " feature " << name;
     if (trace.features[i].second.sizes() != expected.sizes()) continue;
     const double scale = std::max(1.0, expected.abs().max().item<double>());
-    d.features = std::max(d.features, max_abs(trace.features[i].second, expected) / scale);
+    const double diff = max_abs(trace.features[i].second, expected) / scale;
+    d.features = std::max(d.features, diff);
+    // Where torchvision's own float32 features are further than the
+    // tolerance from float64, ours may be as far, and no more than twice.
+    const at::Tensor exact = t("features64/" + name);
+    const double eager_error = exact.defined() ? max_abs(expected, exact) / scale : 0.0;
+    const double our_error = exact.defined() ? max_abs(trace.features[i].second, exact) / scale : 0.0;
+    d.eager_error = std::max(d.eager_error, eager_error);
+    EXPECT_TRUE(diff <= 1e-4 || (eager_error > 1e-4 / 2 && our_error <= 2 * eager_error))
+        << c.arch << " feature " << name << " (relative): diff " << diff << ", torchvision's float32 error "
+        << eager_error << ", ours " << our_error;
   }
-  EXPECT_LE(d.features, 1e-4) << c.arch << ": backbone features (relative)";
   for (std::size_t i = 0; i < trace.proposals.size(); ++i) {
     const at::Tensor expected = t("proposals/" + std::to_string(i));
     EXPECT_EQ(trace.proposals[i].sizes(), expected.sizes()) << c.arch << ": proposals of image " << i;
     if (trace.proposals[i].sizes() != expected.sizes()) continue;
-    d.proposals = std::max(d.proposals, tol.proposals_in_order ? max_abs(trace.proposals[i], expected)
-                                                                : nearest_row_diff(trace.proposals[i], expected));
+    d.proposals = std::max(d.proposals, tol.in_order ? max_abs(trace.proposals[i], expected)
+                                                      : nearest_row_diff(trace.proposals[i], expected));
   }
   EXPECT_LE(d.proposals, tol.boxes) << c.arch << ": RPN proposals (px)";
 
@@ -153,25 +173,32 @@ Diffs compare(const ParityCase& c, const json& m, const Lookup& t, std::size_t i
     const std::string p = "out/" + std::to_string(i) + "/";
     EXPECT_EQ(out[i].labels.sizes(), t(p + "labels").sizes()) << c.arch << ": detection count of image " << i;
     if (out[i].labels.sizes() != t(p + "labels").sizes()) continue;
-    EXPECT_TRUE(at::equal(out[i].labels, t(p + "labels"))) << c.arch << ": labels of image " << i;
-    d.boxes = std::max(d.boxes, max_abs(out[i].boxes, t(p + "boxes")));
-    d.scores = std::max(d.scores, max_abs(out[i].scores, t(p + "scores")));
-    d.detections += out[i].labels.size(0);
+    det::Detection o = out[i];
+    if (!tol.in_order) {
+      const at::Tensor k = nearest_detections(o, t(p + "boxes"), t(p + "labels"));
+      for (at::Tensor* f : {&o.boxes, &o.labels, &o.scores, &o.masks, &o.keypoints, &o.keypoint_scores}) {
+        if (f->defined()) *f = f->index_select(0, k);
+      }
+    }
+    EXPECT_TRUE(at::equal(o.labels, t(p + "labels"))) << c.arch << ": labels of image " << i;
+    d.boxes = std::max(d.boxes, max_abs(o.boxes, t(p + "boxes")));
+    d.scores = std::max(d.scores, max_abs(o.scores, t(p + "scores")));
+    d.detections += o.labels.size(0);
     if (t(p + "masks").defined()) {
-      EXPECT_TRUE(out[i].masks.defined()) << c.arch;
-      if (!out[i].masks.defined() || out[i].masks.sizes() != t(p + "masks").sizes()) {
+      EXPECT_TRUE(o.masks.defined()) << c.arch;
+      if (!o.masks.defined() || o.masks.sizes() != t(p + "masks").sizes()) {
         ADD_FAILURE() << c.arch << ": masks of image " << i;
         continue;
       }
-      d.masks = std::max(d.masks, max_abs(out[i].masks, t(p + "masks")));
+      d.masks = std::max(d.masks, max_abs(o.masks, t(p + "masks")));
     }
     if (t(p + "keypoints").defined()) {
-      if (!out[i].keypoints.defined() || out[i].keypoints.sizes() != t(p + "keypoints").sizes()) {
+      if (!o.keypoints.defined() || o.keypoints.sizes() != t(p + "keypoints").sizes()) {
         ADD_FAILURE() << c.arch << ": keypoints of image " << i;
         continue;
       }
-      d.keypoints = std::max(d.keypoints, max_abs(out[i].keypoints, t(p + "keypoints")));
-      d.kp_scores = std::max(d.kp_scores, max_abs(out[i].keypoint_scores, t(p + "keypoints_scores")));
+      d.keypoints = std::max(d.keypoints, max_abs(o.keypoints, t(p + "keypoints")));
+      d.kp_scores = std::max(d.kp_scores, max_abs(o.keypoint_scores, t(p + "keypoints_scores")));
     }
   }
   EXPECT_LE(d.boxes, tol.boxes) << c.arch;

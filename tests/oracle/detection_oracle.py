@@ -14,6 +14,8 @@ keyword arguments KWARGS_JSON (e.g. {"min_size": 320}). Writes into OUT_DIR:
                  image/<i>            the input images (3 x H x W in [0, 1])
                  batch                the transformed, padded batch
                  features/<name>      backbone (+ FPN) outputs
+                 features64/<name>    the same computed in float64 (how far
+                                      float32 rounding alone takes them)
                  proposals/<i>        RPN proposals per image (R-CNNs)
                  out/<i>/<key>        torchvision's detections (boxes, labels,
                                       scores, masks, keypoints, keypoints_scores)
@@ -39,6 +41,7 @@ scores then spread over (0, 1), many boxes pass the default thresholds, and
 NMS and top-k have real work to do.
 """
 import contextlib
+import copy
 import json
 import math
 import os
@@ -137,7 +140,13 @@ def normalise_statistics(model, images):
     def hook(m, inputs):
         x = inputs[0]
         m.running_mean.copy_(x.mean((0, 2, 3)))
-        m.running_var.copy_(x.var((0, 2, 3), unbiased=False) + 1e-3)
+        if x.numel() // x.shape[1] >= 64:
+            m.running_var.copy_(x.var((0, 2, 3), unbiased=False) + 1e-3)
+        else:
+            # A few values per channel (SSDlite's 2 x 2 and 1 x 1 levels for
+            # two images): their variance can be near zero, and dividing by
+            # it would amplify rounding; the layer's overall variance instead.
+            m.running_var.fill_(float(x.var(unbiased=False)) + 1e-3)
     hooks = [m.register_forward_pre_hook(hook) for m in model.modules()
              if isinstance(m, (torch.nn.BatchNorm2d, misc.FrozenBatchNorm2d))]
     with torch.no_grad():
@@ -230,6 +239,13 @@ def main():
         features = {"0": features}
     for k, v in features.items():
         io[f"features/{k}"] = v
+    exact = copy.deepcopy(model.backbone).double()
+    with torch.no_grad():
+        features64 = exact(captured["batch"].tensors.double())
+    if isinstance(features64, torch.Tensor):
+        features64 = {"0": features64}
+    for k, v in features64.items():
+        io[f"features64/{k}"] = v
     for i, p in enumerate(captured.get("proposals", [])):
         io[f"proposals/{i}"] = p
     for i, det in enumerate(out):
