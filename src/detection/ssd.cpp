@@ -31,6 +31,21 @@ at::Tensor flatten_level(const at::Tensor& t, int64_t c) {
   return t.view({n, -1, c, h, w}).permute({0, 3, 4, 1, 2}).reshape({n, -1, c});
 }
 
+// The classification and regression heads of every level, flattened to
+// N x (H*W*A) x C and N x (H*W*A) x 4.
+template <typename Head>
+std::pair<std::vector<at::Tensor>, std::vector<at::Tensor>> apply_heads(const ops::FeatureMaps& feats,
+                                                                        std::vector<Head>& cls_heads,
+                                                                        std::vector<Head>& reg_heads,
+                                                                        int64_t num_classes) {
+  std::vector<at::Tensor> cls, reg;
+  for (std::size_t i = 0; i < feats.size(); ++i) {
+    cls.push_back(flatten_level(cls_heads[i]->forward(feats[i].second), num_classes));
+    reg.push_back(flatten_level(reg_heads[i]->forward(feats[i].second), 4));
+  }
+  return {cls, reg};
+}
+
 // The heads' outputs of every level -> detections in input pixels (and the trace).
 std::vector<Detection> finish(const ImageList& batch, const ops::FeatureMaps& feats, const std::vector<at::Tensor>& cls,
                               const std::vector<at::Tensor>& reg, const ops::DefaultBoxGenerator& anchor_gen,
@@ -187,11 +202,7 @@ std::vector<Detection> SSDImpl::detect(const std::vector<at::Tensor>& images, De
     x = extra[i]->forward(x);
     feats.emplace_back(std::to_string(i + 1), x);
   }
-  std::vector<at::Tensor> cls, reg;
-  for (std::size_t i = 0; i < feats.size(); ++i) {
-    cls.push_back(flatten_level(cls_logits[i]->forward(feats[i].second), num_classes_));
-    reg.push_back(flatten_level(bbox_reg[i]->forward(feats[i].second), 4));
-  }
+  const auto [cls, reg] = apply_heads(feats, cls_logits, bbox_reg, num_classes_);
   return finish(batch, feats, cls, reg, anchors_, options_, transform_, sizes_of(images), trace);
 }
 
@@ -338,11 +349,7 @@ std::vector<Detection> SSDLiteImpl::detect(const std::vector<at::Tensor>& images
     x = e->forward(x);
     feats.emplace_back(std::to_string(feats.size()), x);
   }
-  std::vector<at::Tensor> cls, reg;
-  for (std::size_t i = 0; i < feats.size(); ++i) {
-    cls.push_back(flatten_level(cls_logits[i]->forward(feats[i].second), num_classes_));
-    reg.push_back(flatten_level(bbox_reg[i]->forward(feats[i].second), 4));
-  }
+  const auto [cls, reg] = apply_heads(feats, cls_logits, bbox_reg, num_classes_);
   return finish(batch, feats, cls, reg, anchors_, options_, transform_, sizes_of(images), trace);
 }
 
