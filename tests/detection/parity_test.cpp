@@ -76,6 +76,10 @@ double max_abs(const at::Tensor& a, const at::Tensor& b) {
 // Largest differences seen, reported per builder.
 struct Diffs {
   double batch = 0, features = 0, eager_error = 0, proposals = 0, boxes = 0, scores = 0, masks = 0, keypoints = 0, kp_scores = 0;
+  // Optimized path only: torchvision's proposals with none of ours within
+  // the box tolerance, and mask pixels further apart than the score
+  // tolerance (fractions).
+  double unmatched_proposals = 0, mask_pixels_off = 0;
   int64_t detections = 0;
 };
 
@@ -84,8 +88,10 @@ using Lookup = std::function<at::Tensor(const std::string&)>;
 std::string describe(const Diffs& d) {
   std::ostringstream os;
   os << d.detections << " detections; max |diff| batch " << d.batch << ", features (rel) " << d.features
-     << " (torchvision float32 vs float64: " << d.eager_error << "), proposals " << d.proposals << " px, boxes " << d.boxes << " px, scores " << d.scores << ", masks " << d.masks
-     << ", keypoints " << d.keypoints << " px, keypoint scores " << d.kp_scores;
+     << " (torchvision float32 vs float64: " << d.eager_error << "), proposals " << d.proposals << " px (unmatched "
+     << d.unmatched_proposals << "), boxes " << d.boxes << " px, scores " << d.scores << ", masks " << d.masks
+     << " (pixels off " << d.mask_pixels_off << "), keypoints " << d.keypoints << " px, keypoint scores "
+     << d.kp_scores;
   return os.str();
 }
 
@@ -121,12 +127,11 @@ at::Tensor nearest_detections(const det::Detection& ours, const at::Tensor& boxe
   return std::get<1>(d.min(1));
 }
 
-// Largest distance from a row of `expected` to the nearest row of `ours`
-// (both R x 4).
-double nearest_row_diff(const at::Tensor& ours, const at::Tensor& expected) {
-  if (expected.size(0) == 0) return 0.0;
+// Distance from each row of `expected` to the nearest row of `ours` (both R x 4).
+at::Tensor nearest_row_diffs(const at::Tensor& ours, const at::Tensor& expected) {
+  if (expected.size(0) == 0) return at::zeros({0}, at::kDouble);
   const at::Tensor d = (expected.to(at::kDouble).unsqueeze(1) - ours.to(at::kDouble).unsqueeze(0)).abs().amax(-1);
-  return std::get<0>(d.min(1)).max().item<double>();
+  return std::get<0>(d.min(1));
 }
 
 // One forward's outputs against torchvision's: the batch, every feature map
@@ -163,10 +168,19 @@ Diffs compare(const ParityCase& c, const json& m, const Lookup& t, std::size_t i
     const at::Tensor expected = t("proposals/" + std::to_string(i));
     EXPECT_EQ(trace.proposals[i].sizes(), expected.sizes()) << c.arch << ": proposals of image " << i;
     if (trace.proposals[i].sizes() != expected.sizes()) continue;
-    d.proposals = std::max(d.proposals, tol.in_order ? max_abs(trace.proposals[i], expected)
-                                                      : nearest_row_diff(trace.proposals[i], expected));
+    if (tol.in_order) {
+      d.proposals = std::max(d.proposals, max_abs(trace.proposals[i], expected));
+      continue;
+    }
+    // A proposal whose score ties with the last one kept (post_nms_top_n) or
+    // whose NMS overlap ties with the threshold may be in one list only.
+    const at::Tensor near = nearest_row_diffs(trace.proposals[i], expected);
+    const at::Tensor matched = near.le(tol.boxes);
+    d.unmatched_proposals = std::max(d.unmatched_proposals, 1.0 - matched.to(at::kDouble).mean().item<double>());
+    if (matched.any().item<bool>()) d.proposals = std::max(d.proposals, near.index({matched}).max().item<double>());
   }
   EXPECT_LE(d.proposals, tol.boxes) << c.arch << ": RPN proposals (px)";
+  EXPECT_LE(d.unmatched_proposals, 0.01) << c.arch << ": RPN proposals found by torchvision only";
 
   EXPECT_EQ(out.size(), images);
   for (std::size_t i = 0; i < std::min(out.size(), images); ++i) {
@@ -190,7 +204,15 @@ Diffs compare(const ParityCase& c, const json& m, const Lookup& t, std::size_t i
         ADD_FAILURE() << c.arch << ": masks of image " << i;
         continue;
       }
-      d.masks = std::max(d.masks, max_abs(o.masks, t(p + "masks")));
+      const at::Tensor diff = (o.masks - t(p + "masks")).abs();
+      if (tol.in_order) {
+        d.masks = std::max(d.masks, diff.numel() ? diff.max().item<double>() : 0.0);
+      } else if (diff.numel()) {
+        // A box edge moved by 1e-3 px can cross a pixel boundary, so that
+        // paste_masks_in_image puts a whole row of the mask one pixel over.
+        d.masks = std::max(d.masks, diff.max().item<double>());
+        d.mask_pixels_off = std::max(d.mask_pixels_off, diff.gt(tol.scores).to(at::kDouble).mean().item<double>());
+      }
     }
     if (t(p + "keypoints").defined()) {
       if (!o.keypoints.defined() || o.keypoints.sizes() != t(p + "keypoints").sizes()) {
@@ -203,7 +225,8 @@ Diffs compare(const ParityCase& c, const json& m, const Lookup& t, std::size_t i
   }
   EXPECT_LE(d.boxes, tol.boxes) << c.arch;
   EXPECT_LE(d.scores, tol.scores) << c.arch;
-  EXPECT_LE(d.masks, tol.scores) << c.arch;
+  if (tol.in_order) EXPECT_LE(d.masks, tol.scores) << c.arch;
+  EXPECT_LE(d.mask_pixels_off, 1e-3) << c.arch << ": mask pixels further apart than the score tolerance";
   EXPECT_LE(d.keypoints, tol.boxes) << c.arch;
   EXPECT_LE(d.kp_scores, tol.scores) << c.arch;
   // A comparison of empty outputs would prove nothing.
