@@ -2,7 +2,7 @@
 //
 //   detect --model fasterrcnn_resnet50_fpn[:TAG] [--weights URL|FILE [--sha256 HEX]]
 //          [--registry FILE]... [--cache-dir DIR] [--offline] [--mirror URL]...
-//          [--threshold 0.5] [--json] [--draw DIR] IMAGE...
+//          [--threshold 0.5] [--json] [--draw DIR] [--plain] IMAGE...
 //
 // The model comes from the hub's pretrained path (registry -> cache ->
 // download and verify -> load); each image is decoded (JPEG or PNG, by
@@ -13,7 +13,8 @@
 // as DIR/<name> (PNG, or JPEG when the input name ends in .jpg/.jpeg). A bad
 // image is reported (naming it) and the others are still processed. Exit
 // status: 0 every image processed, 1 a failure (model, weights or any
-// image), 2 usage error.
+// image), 2 usage error. The model runs through the inference path
+// (modelzoo::optimize_for_inference, applied by the hub) unless --plain.
 
 #include <filesystem>
 #include <iomanip>
@@ -46,7 +47,7 @@ constexpr int kUsage = 2;
 struct Args {
   std::string model, weights, sha256, cache_dir, draw_dir;
   std::vector<std::string> registries, mirrors, images;
-  bool offline = false, json = false;
+  bool offline = false, json = false, plain = false;
   double threshold = 0.5;
 };
 
@@ -84,6 +85,7 @@ mz::HubOptions hub_options(const Args& a) {
   if (!a.cache_dir.empty()) o.cache.root = a.cache_dir;
   if (a.offline) o.fetch.offline = true;
   o.fetch.mirrors.insert(o.fetch.mirrors.begin(), a.mirrors.begin(), a.mirrors.end());
+  if (a.plain) o.optimize = false;
   return o;
 }
 
@@ -220,6 +222,8 @@ int main(int argc, char** argv) {
   app.add_option("--threshold,-t", a.threshold, "minimum score of a reported detection")->check(CLI::Range(0.0, 1.0));
   app.add_flag("--json", a.json, "print one JSON document on stdout");
   app.add_option("--draw", a.draw_dir, "write each image with its detections drawn into this directory");
+  app.add_flag("--plain", a.plain,
+               "run the model without optimize_for_inference (also MODELZOO_INFERENCE=plain)");
   app.add_option("images", a.images, "JPEG or PNG files")->required();
   app.set_version_flag("--version", std::string("detect (modelzoo) ") + MZ_VERSION);
   app.footer("Exit status: 0 every image processed, 1 failure (model, weights or any image), 2 usage error.");

@@ -4,7 +4,7 @@
 //
 //   segment --model deeplabv3_resnet50[:TAG] [--weights URL|FILE [--sha256 HEX]]
 //           [--registry FILE]... [--cache-dir DIR] [--offline] [--mirror URL]...
-//           [--json] [--draw DIR [--alpha 0.5]] IMAGE...
+//           [--json] [--draw DIR [--alpha 0.5]] [--plain] IMAGE...
 //
 // The model comes from the hub's pretrained path (registry -> cache ->
 // download and verify -> load). Every image is decoded, preprocessed with the
@@ -15,6 +15,8 @@
 // pixel mixed with its class colour (PASCAL VOC palette; the JSON lists the
 // colours as a legend). A bad image is reported (naming it) and the others are
 // still processed. Exit status: 0 every image segmented, 1 a failure, 2 usage.
+// The model runs through the inference path (modelzoo::optimize_for_inference,
+// applied by the hub) unless --plain.
 
 #include <filesystem>
 #include <iomanip>
@@ -56,6 +58,7 @@ struct Args {
   bool json = false;
   std::string draw_dir;
   double alpha = 0.5;
+  bool plain = false;
   std::vector<std::string> images;
 };
 
@@ -94,6 +97,7 @@ mz::HubOptions hub_options(const Args& a) {
   if (!a.cache_dir.empty()) o.cache.root = a.cache_dir;
   if (a.offline) o.fetch.offline = true;
   o.fetch.mirrors.insert(o.fetch.mirrors.begin(), a.mirrors.begin(), a.mirrors.end());
+  if (a.plain) o.optimize = false;
   // Only the main head is reported: the auxiliary one is not built.
   o.arch_options["aux_loss"] = false;
   return o;
@@ -215,6 +219,8 @@ int main(int argc, char** argv) {
   app.add_flag("--json", a.json, "print one JSON document on stdout");
   app.add_option("--draw", a.draw_dir, "write DIR/<image stem>.seg.png with the class map blended in");
   app.add_option("--alpha", a.alpha, "weight of the class colour in --draw pictures")->check(CLI::Range(0.0, 1.0));
+  app.add_flag("--plain", a.plain,
+               "run the model without optimize_for_inference (also MODELZOO_INFERENCE=plain)");
   app.add_option("images", a.images, "JPEG or PNG files")->required();
   app.set_version_flag("--version", std::string("segment (modelzoo) ") + MZ_VERSION);
   app.footer("Exit status: 0 every image segmented, 1 failure (model, weights or any image), 2 usage error.");

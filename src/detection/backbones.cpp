@@ -150,34 +150,40 @@ std::vector<int64_t> ResNetBodyImpl::out_channels() const {
   return out;
 }
 
+std::vector<std::pair<LayerPtr, int64_t>> mobilenet_v3_large_features(const NormFactory& norm, bool reduced_tail,
+                                                                       const InitPolicy& init) {
+  const models::MobileNetV3Config cfg = models::mobilenet_v3_config("mobilenet_v3_large", 1.0, reduced_tail);
+  using models::Conv2dNormActivation;
+  using models::Conv2dNormActivationOptions;
+  std::vector<std::pair<LayerPtr, int64_t>> layers;
+  const int64_t first = cfg.blocks.front().input_channels;
+  layers.emplace_back(Conv2dNormActivation(Conv2dNormActivationOptions(3, first, 3)
+                                               .stride(2)
+                                               .norm(norm)
+                                               .activation(models::activation_factory<models::Hardswish>()),
+                                           init)
+                          .ptr(),
+                      first);
+  for (const auto& b : cfg.blocks) layers.emplace_back(InvertedResidual(b, norm, init).ptr(), b.out_channels);
+  const int64_t last_in = cfg.blocks.back().out_channels;
+  layers.emplace_back(Conv2dNormActivation(Conv2dNormActivationOptions(last_in, 6 * last_in, 1)
+                                               .norm(norm)
+                                               .activation(models::activation_factory<models::Hardswish>()),
+                                           init)
+                          .ptr(),
+                      6 * last_in);
+  return layers;
+}
+
 MobileNetV3BodyImpl::MobileNetV3BodyImpl(NormFactory norm, std::vector<int64_t> returned, const InitPolicy& policy)
     : returned_(std::move(returned)) {
   InitPolicy init = policy;
   init.conv_weight = ParamInit::kaiming_normal(models::FanMode::FanOut);
   init.conv_bias = ParamInit::zeros();
-  const models::MobileNetV3Config cfg = models::mobilenet_v3_config("mobilenet_v3_large");
-  using models::Conv2dNormActivation;
-  using models::Conv2dNormActivationOptions;
-  auto add = [&](LayerPtr l, int64_t channels) {
-    layers_.push_back(register_module(std::to_string(layers_.size()), l));
+  for (auto& [layer, channels] : mobilenet_v3_large_features(norm, /*reduced_tail=*/false, init)) {
+    layers_.push_back(register_module(std::to_string(layers_.size()), layer));
     channels_.push_back(channels);
-  };
-  const int64_t first = cfg.blocks.front().input_channels;
-  add(Conv2dNormActivation(Conv2dNormActivationOptions(3, first, 3)
-                               .stride(2)
-                               .norm(norm)
-                               .activation(models::activation_factory<models::Hardswish>()),
-                           init)
-          .ptr(),
-      first);
-  for (const auto& b : cfg.blocks) add(InvertedResidual(b, norm, init).ptr(), b.out_channels);
-  const int64_t last_in = cfg.blocks.back().out_channels;
-  add(Conv2dNormActivation(Conv2dNormActivationOptions(last_in, 6 * last_in, 1)
-                               .norm(norm)
-                               .activation(models::activation_factory<models::Hardswish>()),
-                           init)
-          .ptr(),
-      6 * last_in);
+  }
   for (int64_t r : returned_) {
     if (r < 0 || r >= static_cast<int64_t>(layers_.size())) {
       throw Error("MobileNetV3Body: returned layer " + std::to_string(r) + " is outside the features");

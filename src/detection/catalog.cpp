@@ -41,6 +41,7 @@ std::vector<DetectorInfo> make_table() {
       {"retinanet_resnet50_fpn_v2", "retinanet", 91, retinanet_resnet50_fpn_v2},
       {"fcos_resnet50_fpn", "fcos", 91, fcos_resnet50_fpn},
       {"ssd300_vgg16", "ssd", 91, ssd300_vgg16},
+      {"ssdlite320_mobilenet_v3_large", "ssdlite", 91, ssdlite320_mobilenet_v3_large},
   };
   std::sort(t.begin(), t.end(), [](const DetectorInfo& a, const DetectorInfo& b) { return a.name < b.name; });
   return t;

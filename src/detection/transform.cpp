@@ -61,7 +61,11 @@ at::Tensor GeneralizedRCNNTransform::normalize_and_resize(const at::Tensor& imag
     ow = options_.fixed_size->first;
   } else {
     const float lo = static_cast<float>(std::min(h, w)), hi = static_cast<float>(std::max(h, w));
-    const float scale = std::min(static_cast<float>(options_.min_size) / lo, static_cast<float>(options_.max_size) / hi);
+    // torchvision computes `self.min_size / min_size` with a float32 tensor on
+    // the right, which PyTorch evaluates as reciprocal(min_size) * self.min_size:
+    // 800 / 480 is then 1.66666675 (not 1.66666663) and 480 px become 800, not 799.
+    const float scale = std::min((1.0f / lo) * static_cast<float>(options_.min_size),
+                                 (1.0f / hi) * static_cast<float>(options_.max_size));
     oh = static_cast<int64_t>(std::floor(static_cast<double>(h) * static_cast<double>(scale)));
     ow = static_cast<int64_t>(std::floor(static_cast<double>(w) * static_cast<double>(scale)));
   }

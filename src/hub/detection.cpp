@@ -3,6 +3,7 @@
 #include <c10/core/GradMode.h>
 
 #include "modelzoo/error.h"
+#include "modelzoo/inference/inference.h"
 #include "modelzoo/io/io.h"
 #include "modelzoo/state_dict/state_dict.h"
 
@@ -107,6 +108,13 @@ Detector get_detector(const std::string& name, const Weights& weights, const Hub
                     "): " + e.what());
   }
   model->eval();
+  if (options.optimize && inference_available()) {
+    const InferenceReport report = optimize_for_inference(*model);
+    if (options.trace) {
+      options.trace->optimize_ms = report.ms;
+      options.trace->optimized = report.to_string();
+    }
+  }
   return model;
 }
 
@@ -129,5 +137,6 @@ MODELZOO_DEFINE_DETECTOR(retinanet_resnet50_fpn)
 MODELZOO_DEFINE_DETECTOR(retinanet_resnet50_fpn_v2)
 MODELZOO_DEFINE_DETECTOR(fcos_resnet50_fpn)
 MODELZOO_DEFINE_DETECTOR(ssd300_vgg16)
+MODELZOO_DEFINE_DETECTOR(ssdlite320_mobilenet_v3_large)
 
 }  // namespace modelzoo

@@ -10,6 +10,7 @@
 
 #include "modelzoo/cache/sha256.h"
 #include "modelzoo/error.h"
+#include "modelzoo/inference/inference.h"
 
 namespace modelzoo {
 namespace {
@@ -160,6 +161,11 @@ std::shared_ptr<torch::nn::Module> load_task_model(const std::string& name, cons
   }
   model->eval();
   trace.load_ms = ms_since(t0);
+  if (options.optimize && inference_available()) {
+    const InferenceReport report = optimize_for_inference(*model);
+    trace.optimize_ms = report.ms;
+    trace.optimized = report.to_string();
+  }
   trace.total_ms = ms_since(t_start);
   return model;
 }

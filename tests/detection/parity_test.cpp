@@ -6,19 +6,23 @@
 // as the pretrained path does and explains how its weights are scaled so
 // that scores spread out. The default run checks one small member per
 // family; test_detection_slow (label `slow`, built with MZ_PARITY_ALL)
-// checks all 12 builders at torchvision's default image sizes.
+// checks all 12 builders at torchvision's default image sizes. Every case
+// runs twice: as built, then through optimize_for_inference (the hub's
+// default for pretrained models), both against the same torchvision outputs.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <filesystem>
 #include <functional>
 #include <iostream>
+#include <sstream>
 #include <string>
 
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
 
 #include "modelzoo/detection/detector.h"
+#include "modelzoo/inference/inference.h"
 #include "modelzoo/io/io.h"
 #include "modelzoo/state_dict/state_dict.h"
 #include "support/process.h"
@@ -47,6 +51,7 @@ const std::vector<ParityCase>& cases() {
       {"retinanet_resnet50_fpn", small, true},
       {"fcos_resnet50_fpn", small, true},
       {"ssd300_vgg16", json::object(), true},
+      {"ssdlite320_mobilenet_v3_large", json::object(), true},
       {"fasterrcnn_resnet50_fpn", big_images, false},
       {"fasterrcnn_resnet50_fpn_v2", big_images, false},
       {"fasterrcnn_mobilenet_v3_large_fpn", big_images, false},
@@ -58,6 +63,7 @@ const std::vector<ParityCase>& cases() {
       {"retinanet_resnet50_fpn_v2", big_images, false},
       {"fcos_resnet50_fpn", big_images, false},
       {"ssd300_vgg16", big_images, false},
+      {"ssdlite320_mobilenet_v3_large", big_images, false},
   };
   return c;
 }
@@ -69,9 +75,164 @@ double max_abs(const at::Tensor& a, const at::Tensor& b) {
 
 // Largest differences seen, reported per builder.
 struct Diffs {
-  double batch = 0, features = 0, proposals = 0, boxes = 0, scores = 0, masks = 0, keypoints = 0, kp_scores = 0;
+  double batch = 0, features = 0, eager_error = 0, proposals = 0, boxes = 0, scores = 0, masks = 0, keypoints = 0, kp_scores = 0;
+  // Optimized path only: torchvision's proposals with none of ours within
+  // the box tolerance, and mask pixels further apart than the score
+  // tolerance (fractions).
+  double unmatched_proposals = 0, mask_pixels_off = 0;
   int64_t detections = 0;
 };
+
+using Lookup = std::function<at::Tensor(const std::string&)>;
+
+std::string describe(const Diffs& d) {
+  std::ostringstream os;
+  os << d.detections << " detections; max |diff| batch " << d.batch << ", features (rel) " << d.features
+     << " (torchvision float32 vs float64: " << d.eager_error << "), proposals " << d.proposals << " px (unmatched "
+     << d.unmatched_proposals << "), boxes " << d.boxes << " px, scores " << d.scores << ", masks " << d.masks
+     << " (pixels off " << d.mask_pixels_off << "), keypoints " << d.keypoints << " px, keypoint scores "
+     << d.kp_scores;
+  return os.str();
+}
+
+// How close one forward must be to torchvision's.
+struct Tolerance {
+  double boxes = 1e-3;   // px
+  double scores = 1e-4;
+  // Proposals and detections: row by row, or (when false) each of
+  // torchvision's against the nearest of ours (detections: of the same
+  // label), so that two whose scores are equal to float32 rounding (tied
+  // near 1.0, say) may trade places; counts must still be equal.
+  bool in_order = true;
+};
+
+// The same ATen kernels in the same order as torchvision: its exact outputs.
+const Tolerance kPlain;
+// The inference path rounds differently (BatchNorm folded in double into the
+// weights, oneDNN's summation order). Its features are checked against
+// torchvision's and against float64 (see compare()); measured, they are
+// 1.8e-5 (fasterrcnn_mobilenet_v3_large_320_fpn) to 7e-5 (retinanet, whose
+// own float32 features are 6e-5 from float64) of their scale from
+// torchvision's. Box decoding (exp of the deltas, images up to 800 px) turns
+// that into up to 2.3e-3 px, scores move by up to 1.3e-4; detections whose
+// scores tie (near 1.0) may come in another order.
+const Tolerance kOptimized{1e-2, 5e-4, false};
+
+// For each of torchvision's detections, the index of the nearest of ours
+// with the same label (box distance, L-infinity).
+at::Tensor nearest_detections(const det::Detection& ours, const at::Tensor& boxes, const at::Tensor& labels) {
+  if (boxes.size(0) == 0) return at::zeros({0}, at::kLong);
+  at::Tensor d = (boxes.to(at::kDouble).unsqueeze(1) - ours.boxes.to(at::kDouble).unsqueeze(0)).abs().amax(-1);
+  d = d + labels.unsqueeze(1).ne(ours.labels.unsqueeze(0)).to(at::kDouble) * 1e9;
+  return std::get<1>(d.min(1));
+}
+
+// Distance from each row of `expected` to the nearest row of `ours` (both R x 4).
+at::Tensor nearest_row_diffs(const at::Tensor& ours, const at::Tensor& expected) {
+  if (expected.size(0) == 0) return at::zeros({0}, at::kDouble);
+  const at::Tensor d = (expected.to(at::kDouble).unsqueeze(1) - ours.to(at::kDouble).unsqueeze(0)).abs().amax(-1);
+  return std::get<0>(d.min(1));
+}
+
+// One forward's outputs against torchvision's: the batch, every feature map
+// (relative to its scale), the RPN proposals, then per image identical
+// labels and counts, boxes, scores, masks, keypoints.
+Diffs compare(const ParityCase& c, const json& m, const Lookup& t, std::size_t images,
+              const std::vector<det::Detection>& out, const det::DetectionTrace& trace, const Tolerance& tol) {
+  Diffs d;
+  EXPECT_EQ(trace.batch.sizes(), t("batch").sizes()) << c.arch << ": transformed batch";
+  if (trace.batch.sizes() != t("batch").sizes()) return d;
+  d.batch = max_abs(trace.batch, t("batch"));
+  EXPECT_LE(d.batch, 1e-5) << c.arch << ": transformed batch";
+  EXPECT_EQ(trace.features.size(), m["features"].size()) << c.arch;
+  for (std::size_t i = 0; i < std::min(trace.features.size(), m["features"].size()); ++i) {
+    const std::string name = m["features"][i];
+    EXPECT_EQ(trace.features[i].first, name) << c.arch;
+    const at::Tensor expected = t("features/" + name);
+    EXPECT_EQ(trace.features[i].second.sizes(), expected.sizes()) << c.arch << " feature " << name;
+    if (trace.features[i].second.sizes() != expected.sizes()) continue;
+    const double scale = std::max(1.0, expected.abs().max().item<double>());
+    const double diff = max_abs(trace.features[i].second, expected) / scale;
+    d.features = std::max(d.features, diff);
+    // Where torchvision's own float32 features are further than the
+    // tolerance from float64, ours may be as far, and no more than twice.
+    const at::Tensor exact = t("features64/" + name);
+    const double eager_error = exact.defined() ? max_abs(expected, exact) / scale : 0.0;
+    const double our_error = exact.defined() ? max_abs(trace.features[i].second, exact) / scale : 0.0;
+    d.eager_error = std::max(d.eager_error, eager_error);
+    EXPECT_TRUE(diff <= 1e-4 || (eager_error > 1e-4 / 2 && our_error <= 2 * eager_error))
+        << c.arch << " feature " << name << " (relative): diff " << diff << ", torchvision's float32 error "
+        << eager_error << ", ours " << our_error;
+  }
+  for (std::size_t i = 0; i < trace.proposals.size(); ++i) {
+    const at::Tensor expected = t("proposals/" + std::to_string(i));
+    EXPECT_EQ(trace.proposals[i].sizes(), expected.sizes()) << c.arch << ": proposals of image " << i;
+    if (trace.proposals[i].sizes() != expected.sizes()) continue;
+    if (tol.in_order) {
+      d.proposals = std::max(d.proposals, max_abs(trace.proposals[i], expected));
+      continue;
+    }
+    // A proposal whose score ties with the last one kept (post_nms_top_n) or
+    // whose NMS overlap ties with the threshold may be in one list only.
+    const at::Tensor near = nearest_row_diffs(trace.proposals[i], expected);
+    const at::Tensor matched = near.le(tol.boxes);
+    d.unmatched_proposals = std::max(d.unmatched_proposals, 1.0 - matched.to(at::kDouble).mean().item<double>());
+    if (matched.any().item<bool>()) d.proposals = std::max(d.proposals, near.index({matched}).max().item<double>());
+  }
+  EXPECT_LE(d.proposals, tol.boxes) << c.arch << ": RPN proposals (px)";
+  EXPECT_LE(d.unmatched_proposals, 0.01) << c.arch << ": RPN proposals found by torchvision only";
+
+  EXPECT_EQ(out.size(), images);
+  for (std::size_t i = 0; i < std::min(out.size(), images); ++i) {
+    const std::string p = "out/" + std::to_string(i) + "/";
+    EXPECT_EQ(out[i].labels.sizes(), t(p + "labels").sizes()) << c.arch << ": detection count of image " << i;
+    if (out[i].labels.sizes() != t(p + "labels").sizes()) continue;
+    det::Detection o = out[i];
+    if (!tol.in_order) {
+      const at::Tensor k = nearest_detections(o, t(p + "boxes"), t(p + "labels"));
+      for (at::Tensor* f : {&o.boxes, &o.labels, &o.scores, &o.masks, &o.keypoints, &o.keypoint_scores}) {
+        if (f->defined()) *f = f->index_select(0, k);
+      }
+    }
+    EXPECT_TRUE(at::equal(o.labels, t(p + "labels"))) << c.arch << ": labels of image " << i;
+    d.boxes = std::max(d.boxes, max_abs(o.boxes, t(p + "boxes")));
+    d.scores = std::max(d.scores, max_abs(o.scores, t(p + "scores")));
+    d.detections += o.labels.size(0);
+    if (t(p + "masks").defined()) {
+      EXPECT_TRUE(o.masks.defined()) << c.arch;
+      if (!o.masks.defined() || o.masks.sizes() != t(p + "masks").sizes()) {
+        ADD_FAILURE() << c.arch << ": masks of image " << i;
+        continue;
+      }
+      const at::Tensor diff = (o.masks - t(p + "masks")).abs();
+      if (tol.in_order) {
+        d.masks = std::max(d.masks, diff.numel() ? diff.max().item<double>() : 0.0);
+      } else if (diff.numel()) {
+        // A box edge moved by 1e-3 px can cross a pixel boundary, so that
+        // paste_masks_in_image puts a whole row of the mask one pixel over.
+        d.masks = std::max(d.masks, diff.max().item<double>());
+        d.mask_pixels_off = std::max(d.mask_pixels_off, diff.gt(tol.scores).to(at::kDouble).mean().item<double>());
+      }
+    }
+    if (t(p + "keypoints").defined()) {
+      if (!o.keypoints.defined() || o.keypoints.sizes() != t(p + "keypoints").sizes()) {
+        ADD_FAILURE() << c.arch << ": keypoints of image " << i;
+        continue;
+      }
+      d.keypoints = std::max(d.keypoints, max_abs(o.keypoints, t(p + "keypoints")));
+      d.kp_scores = std::max(d.kp_scores, max_abs(o.keypoint_scores, t(p + "keypoints_scores")));
+    }
+  }
+  EXPECT_LE(d.boxes, tol.boxes) << c.arch;
+  EXPECT_LE(d.scores, tol.scores) << c.arch;
+  if (tol.in_order) EXPECT_LE(d.masks, tol.scores) << c.arch;
+  EXPECT_LE(d.mask_pixels_off, 1e-3) << c.arch << ": mask pixels further apart than the score tolerance";
+  EXPECT_LE(d.keypoints, tol.boxes) << c.arch;
+  EXPECT_LE(d.kp_scores, tol.scores) << c.arch;
+  // A comparison of empty outputs would prove nothing.
+  EXPECT_GE(d.detections, 10) << c.arch << ": the oracle's weights should give detections";
+  return d;
+}
 
 void run_case(const ParityCase& c) {
   const std::string tag = c.arch + (c.kwargs.empty() ? "" : "_" + std::to_string(std::hash<std::string>()(c.kwargs.dump()) % 100000));
@@ -112,59 +273,18 @@ void run_case(const ParityCase& c) {
   for (int i = 0; i < m["images"].get<int>(); ++i) images.push_back(t("image/" + std::to_string(i)));
   det::DetectionTrace trace;
   const std::vector<det::Detection> out = model->detect(images, &trace);
-  Diffs d;
+  const Diffs d = compare(c, m, t, images.size(), out, trace, kPlain);
+  std::cout << "[ parity ] " << c.arch << " " << c.kwargs.dump() << ": " << describe(d) << "\n";
 
-  ASSERT_EQ(trace.batch.sizes(), t("batch").sizes()) << c.arch << ": transformed batch";
-  d.batch = max_abs(trace.batch, t("batch"));
-  EXPECT_LE(d.batch, 1e-5) << c.arch << ": transformed batch";
-  ASSERT_EQ(trace.features.size(), m["features"].size()) << c.arch;
-  for (std::size_t i = 0; i < trace.features.size(); ++i) {
-    const std::string name = m["features"][i];
-    EXPECT_EQ(trace.features[i].first, name) << c.arch;
-    const at::Tensor& expected = t("features/" + name);
-    ASSERT_EQ(trace.features[i].second.sizes(), expected.sizes()) << c.arch << " feature " << name;
-    const double scale = std::max(1.0, expected.abs().max().item<double>());
-    d.features = std::max(d.features, max_abs(trace.features[i].second, expected) / scale);
-  }
-  EXPECT_LE(d.features, 1e-4) << c.arch << ": backbone features (relative)";
-  for (std::size_t i = 0; i < trace.proposals.size(); ++i) {
-    const at::Tensor expected = t("proposals/" + std::to_string(i));
-    ASSERT_EQ(trace.proposals[i].sizes(), expected.sizes()) << c.arch << ": proposals of image " << i;
-    d.proposals = std::max(d.proposals, max_abs(trace.proposals[i], expected));
-  }
-  EXPECT_LE(d.proposals, 1e-3) << c.arch << ": RPN proposals (px)";
-
-  ASSERT_EQ(out.size(), images.size());
-  for (std::size_t i = 0; i < out.size(); ++i) {
-    const std::string p = "out/" + std::to_string(i) + "/";
-    ASSERT_EQ(out[i].labels.sizes(), t(p + "labels").sizes()) << c.arch << ": detection count of image " << i;
-    EXPECT_TRUE(at::equal(out[i].labels, t(p + "labels"))) << c.arch << ": labels of image " << i;
-    d.boxes = std::max(d.boxes, max_abs(out[i].boxes, t(p + "boxes")));
-    d.scores = std::max(d.scores, max_abs(out[i].scores, t(p + "scores")));
-    d.detections += out[i].labels.size(0);
-    if (t(p + "masks").defined()) {
-      ASSERT_TRUE(out[i].masks.defined()) << c.arch;
-      ASSERT_EQ(out[i].masks.sizes(), t(p + "masks").sizes()) << c.arch;
-      d.masks = std::max(d.masks, max_abs(out[i].masks, t(p + "masks")));
-    }
-    if (t(p + "keypoints").defined()) {
-      ASSERT_TRUE(out[i].keypoints.defined()) << c.arch;
-      ASSERT_EQ(out[i].keypoints.sizes(), t(p + "keypoints").sizes()) << c.arch;
-      d.keypoints = std::max(d.keypoints, max_abs(out[i].keypoints, t(p + "keypoints")));
-      d.kp_scores = std::max(d.kp_scores, max_abs(out[i].keypoint_scores, t(p + "keypoints_scores")));
-    }
-  }
-  EXPECT_LE(d.boxes, 1e-3) << c.arch;
-  EXPECT_LE(d.scores, 1e-4) << c.arch;
-  EXPECT_LE(d.masks, 1e-4) << c.arch;
-  EXPECT_LE(d.keypoints, 1e-3) << c.arch;
-  EXPECT_LE(d.kp_scores, 1e-4) << c.arch;
-  // A comparison of empty outputs would prove nothing.
-  EXPECT_GE(d.detections, 10) << c.arch << ": the oracle's weights should give detections";
-  std::cout << "[ parity ] " << c.arch << " " << c.kwargs.dump() << ": " << d.detections
-            << " detections; max |diff| batch " << d.batch << ", features (rel) " << d.features << ", proposals "
-            << d.proposals << " px, boxes " << d.boxes << " px, scores " << d.scores << ", masks " << d.masks
-            << ", keypoints " << d.keypoints << " px, keypoint scores " << d.kp_scores << "\n";
+  // The inference path (BatchNorm / FrozenBatchNorm2d folded, oneDNN
+  // convolutions and linear layers) against the same torchvision outputs.
+  const modelzoo::InferenceReport r = modelzoo::optimize_for_inference(*model);
+  EXPECT_GT(r.convolutions, 0u) << c.arch;
+  det::DetectionTrace fast_trace;
+  const std::vector<det::Detection> fast = model->detect(images, &fast_trace);
+  const Diffs f = compare(c, m, t, images.size(), fast, fast_trace, kOptimized);
+  std::cout << "[ parity ] " << c.arch << " " << c.kwargs.dump() << " optimized (" << r.to_string()
+            << "): " << describe(f) << "\n";
 }
 
 class DetectionParity : public ::testing::TestWithParam<ParityCase> {};

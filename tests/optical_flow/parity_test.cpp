@@ -4,7 +4,9 @@
 // flow within 1e-4 x max(1, max |expected|), and flow_to_image of the last
 // one equal to torchvision.utils.flow_to_image. test_optical_flow runs
 // raft_small with 3 updates; test_optical_flow_slow (MZ_PARITY_ALL, label
-// `slow`) both models with torchvision's default 12 updates.
+// `slow`) both models with torchvision's default 12 updates. Every case is
+// checked twice: as built, and through optimize_for_inference (the hub's
+// default for pretrained models), with the same tolerance.
 #include <gtest/gtest.h>
 
 #include <iostream>
@@ -13,6 +15,7 @@
 
 #include <ATen/ATen.h>
 
+#include "modelzoo/inference/inference.h"
 #include "modelzoo/optical_flow/flow_image.h"
 #include "modelzoo/optical_flow/raft.h"
 #include "modelzoo/state_dict/state_dict.h"
@@ -70,21 +73,27 @@ TEST_P(FlowParity, EveryIterationMatchesTorchvision) {
   ASSERT_TRUE(report.ok()) << report.to_string();
   model->eval();
   at::NoGradGuard no_grad;
-  const auto flows = model->forward_all(tv.tensor("input"), tv.tensor("input2"), c.updates);
-  const at::Tensor expected = tv.tensor("flows");
-  ASSERT_EQ(static_cast<int64_t>(flows.size()), expected.size(0));
-  double worst = 0;
-  for (std::size_t i = 0; i < flows.size(); ++i) {
-    ASSERT_EQ(flows[i].sizes(), expected[i].sizes());
-    EXPECT_EQ(flows[i].size(2), c.h);
-    EXPECT_EQ(flows[i].size(3), c.w);
-    worst = std::max(worst, mz_test::dense_relative_diff(flows[i], expected[i]));
+  for (const bool optimized : {false, true}) {
+    std::string how;
+    if (optimized) how = " optimized (" + modelzoo::optimize_for_inference(*model).to_string() + ")";
+    const auto flows = model->forward_all(tv.tensor("input"), tv.tensor("input2"), c.updates);
+    const at::Tensor expected = tv.tensor("flows");
+    ASSERT_EQ(static_cast<int64_t>(flows.size()), expected.size(0));
+    double worst = 0;
+    for (std::size_t i = 0; i < flows.size(); ++i) {
+      ASSERT_EQ(flows[i].sizes(), expected[i].sizes());
+      EXPECT_EQ(flows[i].size(2), c.h);
+      EXPECT_EQ(flows[i].size(3), c.w);
+      worst = std::max(worst, mz_test::dense_relative_diff(flows[i], expected[i]));
+    }
+    std::cout << "[ parity ] " << c.arch << " " << c.h << "x" << c.w << " updates=" << c.updates << how
+              << ": relative max |diff| over all iterations = " << worst << "\n";
+    EXPECT_LE(worst, 1e-4) << how;
+    // The final flow alone.
+    EXPECT_TRUE(model->forward(tv.tensor("input"), tv.tensor("input2"), c.updates).equal(flows.back())) << how;
   }
-  std::cout << "[ parity ] " << c.arch << " " << c.h << "x" << c.w << " updates=" << c.updates
-            << ": relative max |diff| over all iterations = " << worst << "\n";
-  EXPECT_LE(worst, 1e-4);
-  // The final flow alone, and its picture.
-  EXPECT_TRUE(model->forward(tv.tensor("input"), tv.tensor("input2"), c.updates).equal(flows.back()));
+  // The picture of torchvision's final flow.
+  const at::Tensor expected = tv.tensor("flows");
   const at::Tensor picture = mf::flow_to_image(expected[expected.size(0) - 1]);
   const at::Tensor want = tv.tensor("flow_image");
   ASSERT_EQ(picture.sizes(), want.sizes());

@@ -6,6 +6,8 @@
 //   max |out - expected| <= 1e-4 * max(1, max |expected|).
 // test_segmentation runs the cases marked for the default run;
 // test_segmentation_slow (built with MZ_PARITY_ALL, label `slow`) runs all.
+// Every case is checked twice: as built, and through optimize_for_inference
+// (the hub's default for pretrained models), with the same tolerance.
 #include <gtest/gtest.h>
 
 #include <iostream>
@@ -14,6 +16,7 @@
 
 #include <ATen/ATen.h>
 
+#include "modelzoo/inference/inference.h"
 #include "modelzoo/segmentation/models.h"
 #include "modelzoo/state_dict/state_dict.h"
 #include "support/dense_oracle.h"
@@ -79,23 +82,27 @@ TEST_P(SegmentationParity, MatchesTorchvision) {
   ASSERT_TRUE(report.ok()) << report.to_string();
   model->eval();
   at::NoGradGuard no_grad;
-  const ms::SegmentationOutput y = model->forward(tv.tensor("input"));
-  const at::Tensor expected = tv.tensor("out");
-  ASSERT_EQ(y.out.sizes(), expected.sizes());
-  EXPECT_EQ(y.out.size(2), c.h);
-  EXPECT_EQ(y.out.size(3), c.w);
-  const double diff = mz_test::dense_relative_diff(y.out, expected);
-  std::cout << "[ parity ] " << c.arch << " aux=" << c.aux << " " << c.h << "x" << c.w
-            << ": relative max |diff| out = " << diff;
-  EXPECT_LE(diff, 1e-4);
-  ASSERT_EQ(y.aux.defined(), tv.has("aux"));
-  if (c.aux) {
-    ASSERT_EQ(y.aux.sizes(), tv.tensor("aux").sizes());
-    const double aux_diff = mz_test::dense_relative_diff(y.aux, tv.tensor("aux"));
-    std::cout << ", aux = " << aux_diff;
-    EXPECT_LE(aux_diff, 1e-4);
+  for (const bool optimized : {false, true}) {
+    std::string how;
+    if (optimized) how = " optimized (" + modelzoo::optimize_for_inference(*model).to_string() + ")";
+    const ms::SegmentationOutput y = model->forward(tv.tensor("input"));
+    const at::Tensor expected = tv.tensor("out");
+    ASSERT_EQ(y.out.sizes(), expected.sizes());
+    EXPECT_EQ(y.out.size(2), c.h);
+    EXPECT_EQ(y.out.size(3), c.w);
+    const double diff = mz_test::dense_relative_diff(y.out, expected);
+    std::cout << "[ parity ] " << c.arch << " aux=" << c.aux << " " << c.h << "x" << c.w << how
+              << ": relative max |diff| out = " << diff;
+    EXPECT_LE(diff, 1e-4) << how;
+    ASSERT_EQ(y.aux.defined(), tv.has("aux"));
+    if (c.aux) {
+      ASSERT_EQ(y.aux.sizes(), tv.tensor("aux").sizes());
+      const double aux_diff = mz_test::dense_relative_diff(y.aux, tv.tensor("aux"));
+      std::cout << ", aux = " << aux_diff;
+      EXPECT_LE(aux_diff, 1e-4) << how;
+    }
+    std::cout << "\n";
   }
-  std::cout << "\n";
 }
 
 std::string case_name(const ::testing::TestParamInfo<Case>& info) {

@@ -4,7 +4,9 @@
 // reproduce the logits within 1e-4 x max(1, max |expected|). test_video runs
 // the cases marked for the default run (a short, small clip);
 // test_video_slow (MZ_PARITY_ALL, label `slow`) runs every builder on 16
-// frames at its preset's crop size.
+// frames at its preset's crop size. Every case is checked twice: as built,
+// and through optimize_for_inference (the hub's default for pretrained
+// models), with the same tolerance.
 #include <gtest/gtest.h>
 
 #include <iostream>
@@ -13,6 +15,7 @@
 
 #include <ATen/ATen.h>
 
+#include "modelzoo/inference/inference.h"
 #include "modelzoo/state_dict/state_dict.h"
 #include "modelzoo/video/models.h"
 #include "support/dense_oracle.h"
@@ -66,13 +69,17 @@ TEST_P(VideoParity, MatchesTorchvision) {
   ASSERT_TRUE(report.ok()) << report.to_string();
   model->eval();
   at::NoGradGuard no_grad;
-  const at::Tensor out = model->forward(tv.tensor("input"));
-  const at::Tensor expected = tv.tensor("output");
-  ASSERT_EQ(out.sizes(), expected.sizes());
-  const double diff = mz_test::dense_relative_diff(out, expected);
-  std::cout << "[ parity ] " << c.arch << " " << c.frames << "x" << c.size << "x" << c.size
-            << ": relative max |diff| = " << diff << "\n";
-  EXPECT_LE(diff, 1e-4);
+  for (const bool optimized : {false, true}) {
+    std::string how;
+    if (optimized) how = " optimized (" + modelzoo::optimize_for_inference(*model).to_string() + ")";
+    const at::Tensor out = model->forward(tv.tensor("input"));
+    const at::Tensor expected = tv.tensor("output");
+    ASSERT_EQ(out.sizes(), expected.sizes());
+    const double diff = mz_test::dense_relative_diff(out, expected);
+    std::cout << "[ parity ] " << c.arch << " " << c.frames << "x" << c.size << "x" << c.size << how
+              << ": relative max |diff| = " << diff << "\n";
+    EXPECT_LE(diff, 1e-4) << how;
+  }
 }
 
 std::string case_name(const ::testing::TestParamInfo<Case>& info) {

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <ATen/core/Tensor.h>
@@ -83,6 +84,13 @@ class MobileNetV3BodyImpl : public BodyImpl {
 };
 /// Handle of MobileNetV3BodyImpl.
 TORCH_MODULE(MobileNetV3Body);
+
+/// torchvision's mobilenet_v3_large(norm_layer=norm, reduced_tail=...).features
+/// with `init` as given: the stem, the 15 InvertedResidual blocks (children
+/// `block`) and the last 1x1 convolution, each with its output channels.
+std::vector<std::pair<models::LayerPtr, int64_t>> mobilenet_v3_large_features(const models::NormFactory& norm,
+                                                                              bool reduced_tail,
+                                                                              const models::InitPolicy& init);
 
 /// torchvision's BackboneWithFPN: children `body` and `fpn`.
 class BackboneWithFPNImpl : public torch::nn::Module {

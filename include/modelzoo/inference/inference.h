@@ -3,13 +3,19 @@
 /// Fast CPU inference for a built model: optimize_for_inference() walks the
 /// module tree once and installs, on the layers that take one, an inference
 /// kernel (models::InferenceKernel) that
-/// - folds each BatchNorm2d into the Conv2d whose output it normalises
-///   (a Conv2d registered directly before a BatchNorm2d of as many channels
-///   in the same parent, which is how every family — Sequential,
-///   Conv2dNormActivation, BasicConv2d, ResNet's conv1/bn1 — is written);
+/// - folds each BatchNorm2d, FrozenBatchNorm2d (detection backbones, with
+///   the eps their builder set) or BatchNorm3d into the Conv2d / Conv3d whose
+///   output it normalises (a convolution registered directly before a norm
+///   layer of as many channels in the same parent, which is how every family
+///   — Sequential, Conv2dNormActivation, BasicConv2d, ResNet's conv1/bn1, the
+///   video stems and blocks — is written);
 /// - runs every Conv2d (grouped and depthwise too) through oneDNN
 ///   (at::mkldnn_convolution) with its weight reordered once, at
 ///   optimisation time, into oneDNN's blocked layout;
+/// - runs every Conv3d through oneDNN on dense tensors with its (folded)
+///   weight: ATen's conv3d leaves oneDNN at batch 1 for kernels such as
+///   R(2+1)D's 3x1x1 (vol2col and the generic BLAS, measured 40x slower),
+///   while the blocked layout gained nothing over dense tensors for 3-D;
 /// - runs every Linear through oneDNN: up to a few hundred rows (classifier
 ///   heads, ViT at batch 1) as 1 x 1 convolutions on weight slices reordered
 ///   once, beyond that through the inner product (at::mkldnn_linear), which
@@ -39,8 +45,9 @@
 ///   c10::InferenceMode guard;
 ///   at::Tensor logits = model->forward(images);
 /// \endcode
-/// The hub applies it to every pretrained model (HubOptions::optimize,
-/// MODELZOO_INFERENCE=plain to opt out).
+/// The hub applies it to every pretrained model of every task
+/// (classification, detection, segmentation, video, optical flow;
+/// HubOptions::optimize, MODELZOO_INFERENCE=plain to opt out).
 
 #include <cstddef>
 #include <string>
@@ -53,9 +60,9 @@ namespace modelzoo {
 
 /// What optimize_for_inference may change.
 struct InferenceOptions {
-  /// Fold BatchNorm2d into the preceding Conv2d.
+  /// Fold BatchNorm2d / FrozenBatchNorm2d / BatchNorm3d into the preceding convolution.
   bool fold_batch_norm = true;
-  /// Conv2d through oneDNN with reordered weights.
+  /// Conv2d (reordered weights) and Conv3d through oneDNN.
   bool convolutions = true;
   /// Linear (and ViT's attention in-projection) through oneDNN.
   bool linear = true;
@@ -63,8 +70,8 @@ struct InferenceOptions {
 
 /// What optimize_for_inference did.
 struct InferenceReport {
-  std::size_t convolutions = 0;        ///< Conv2d layers given a kernel
-  std::size_t folded_batch_norms = 0;  ///< BatchNorm2d layers folded into one of them
+  std::size_t convolutions = 0;        ///< Conv2d / Conv3d layers given a kernel
+  std::size_t folded_batch_norms = 0;  ///< norm layers folded into one of them
   std::size_t linear = 0;              ///< Linear layers given a kernel
   std::size_t attention = 0;           ///< attention modules (ViT, Swin, MaxViT) given a kernel
   double ms = 0;                       ///< time taken, weight reorders included

@@ -27,7 +27,9 @@ class FrozenBatchNorm2dImpl : public models::LayerImpl {
  public:
   /// Buffers ones / zeros / zeros / ones of size `num_features`.
   explicit FrozenBatchNorm2dImpl(int64_t num_features, double eps = 1e-5);
-  /// The frozen affine transform; modelzoo::Error when the channels differ.
+  /// The frozen affine transform (or the installed inference kernel: the
+  /// identity when it is folded into the convolution before it);
+  /// modelzoo::Error when the channels differ.
   at::Tensor forward(const at::Tensor& x) override;
   /// Python-style description.
   void pretty_print(std::ostream& stream) const override;

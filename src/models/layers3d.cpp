@@ -1,4 +1,4 @@
-#include "modelzoo/video/layers3d.h"
+#include "modelzoo/models/layers3d.h"
 
 #include <cmath>
 
@@ -6,10 +6,8 @@
 
 #include "modelzoo/error.h"
 
-namespace modelzoo::video {
+namespace modelzoo::models {
 namespace {
-
-namespace mm = modelzoo::models;
 
 std::string shape_of(const at::Tensor& t) {
   std::string s = "[";
@@ -29,8 +27,8 @@ void require_positive(const torch::ExpandingArray<3>& v, const char* field, bool
 
 }  // namespace
 
-Conv3dImpl::Conv3dImpl(const Conv3dOptions& o, const models::InitPolicy& policy)
-    : models::LayerImpl("Conv3d"), options_(o) {
+Conv3dImpl::Conv3dImpl(const Conv3dOptions& o, const InitPolicy& policy)
+    : LayerImpl("Conv3d"), options_(o) {
   if (o.in_channels() < 1 || o.out_channels() < 1) throw Error("Conv3d: channels must be positive");
   if (o.groups() < 1 || o.in_channels() % o.groups() != 0 || o.out_channels() % o.groups() != 0) {
     throw Error("Conv3d: in_channels (" + std::to_string(o.in_channels()) + ") and out_channels (" +
@@ -42,19 +40,19 @@ Conv3dImpl::Conv3dImpl(const Conv3dOptions& o, const models::InitPolicy& policy)
   const auto& k = *o.kernel_size();
   const int64_t in_per_group = o.in_channels() / o.groups();
   const int64_t fan_in = in_per_group * k[0] * k[1] * k[2];
-  mm::ParamInit w_init = policy.conv_weight;
-  if (w_init.kind() == mm::ParamInit::Kind::TorchDefault) {
-    w_init = mm::ParamInit::kaiming_uniform(mm::FanMode::FanIn, mm::Nonlinearity::LeakyReLU, std::sqrt(5.0));
+  ParamInit w_init = policy.conv_weight;
+  if (w_init.kind() == ParamInit::Kind::TorchDefault) {
+    w_init = ParamInit::kaiming_uniform(FanMode::FanIn, Nonlinearity::LeakyReLU, std::sqrt(5.0));
   }
-  weight = register_parameter("weight", mm::new_parameter({o.out_channels(), in_per_group, k[0], k[1], k[2]},
+  weight = register_parameter("weight", new_parameter({o.out_channels(), in_per_group, k[0], k[1], k[2]},
                                                           w_init, policy));
   if (o.bias()) {
-    mm::ParamInit b_init = policy.conv_bias;
-    if (b_init.kind() == mm::ParamInit::Kind::TorchDefault) {
+    ParamInit b_init = policy.conv_bias;
+    if (b_init.kind() == ParamInit::Kind::TorchDefault) {
       const double bound = 1.0 / std::sqrt(static_cast<double>(fan_in));
-      b_init = mm::ParamInit::uniform(-bound, bound);
+      b_init = ParamInit::uniform(-bound, bound);
     }
-    bias = register_parameter("bias", mm::new_parameter({o.out_channels()}, b_init, policy));
+    bias = register_parameter("bias", new_parameter({o.out_channels()}, b_init, policy));
   }
 }
 
@@ -64,14 +62,15 @@ at::Tensor Conv3dImpl::forward(const at::Tensor& x) {
     throw Error("Conv3d: expected " + std::to_string(options_.in_channels()) + " input channels, got input of shape " +
                 shape_of(x));
   }
+  if (at::Tensor y = try_inference_kernel(x); y.defined()) return y;
   return at::conv3d(x, weight, bias, *options_.stride(), *options_.padding(), 1, options_.groups());
 }
 
-BatchNorm3dImpl::BatchNorm3dImpl(int64_t num_features, const models::InitPolicy& policy, double eps, double momentum)
-    : models::LayerImpl("BatchNorm3d"), num_features_(num_features), eps_(eps), momentum_(momentum) {
+BatchNorm3dImpl::BatchNorm3dImpl(int64_t num_features, const InitPolicy& policy, double eps, double momentum)
+    : LayerImpl("BatchNorm3d"), num_features_(num_features), eps_(eps), momentum_(momentum) {
   if (num_features < 1) throw Error("BatchNorm3d: num_features must be positive");
-  weight = register_parameter("weight", mm::new_parameter({num_features}, policy.norm_weight, policy));
-  bias = register_parameter("bias", mm::new_parameter({num_features}, policy.norm_bias, policy));
+  weight = register_parameter("weight", new_parameter({num_features}, policy.norm_weight, policy));
+  bias = register_parameter("bias", new_parameter({num_features}, policy.norm_bias, policy));
   running_mean = register_buffer("running_mean", at::zeros({num_features}));
   running_var = register_buffer("running_var", at::ones({num_features}));
   num_batches_tracked = register_buffer("num_batches_tracked", at::zeros({}, at::kLong));
@@ -82,6 +81,7 @@ at::Tensor BatchNorm3dImpl::forward(const at::Tensor& x) {
   if (x.size(1) != num_features_) {
     throw Error("BatchNorm3d: expected " + std::to_string(num_features_) + " channels, got input of shape " + shape_of(x));
   }
+  if (at::Tensor y = try_inference_kernel(x); y.defined()) return y;
   if (is_training()) num_batches_tracked.add_(1);
   return at::batch_norm(x, weight, bias, running_mean, running_var, is_training(), momentum_, eps_, true);
 }
@@ -108,4 +108,4 @@ at::Tensor GlobalAvgPool3dImpl::forward(const at::Tensor& x) {
   return at::adaptive_avg_pool3d(x, {1, 1, 1});
 }
 
-}  // namespace modelzoo::video
+}  // namespace modelzoo::models
