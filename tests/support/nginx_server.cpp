@@ -729,6 +729,27 @@ std::string get_body(int port, const std::string& path) {
 }
 }  // namespace
 
+/// How many processes have `parent` as their parent (nginx's workers).
+int worker_count(long parent) {
+  int n = 0;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(entry.path() / "stat");
+    std::string stat;
+    std::getline(in, stat);
+    const auto close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(stat.substr(close + 2));
+    std::string state;
+    long ppid = 0;
+    rest >> state >> ppid;
+    if (ppid == parent && state != "Z") ++n;
+  }
+  return n;
+}
+
 void NginxServer::reload() {
   write_config(backend_->port());
   const std::string want = std::to_string(generation_);
@@ -736,9 +757,11 @@ void NginxServer::reload() {
   if (pid_ <= 0 || ::kill(static_cast<pid_t>(pid_), SIGHUP) != 0) {
     throw std::runtime_error("NginxServer::reload: nginx is not running");
   }
+  // Done when the new configuration answers and the old worker has left
+  // (until then it may still accept connections with the old configuration).
   const auto deadline = std::chrono::steady_clock::now() + 15s;
   while (std::chrono::steady_clock::now() < deadline) {
-    if (get_body(http_port_, "/__mz_generation") == want) return;
+    if (get_body(http_port_, "/__mz_generation") == want && worker_count(pid_) == 1) return;
     std::this_thread::sleep_for(10ms);
   }
   throw std::runtime_error("NginxServer::reload: nginx did not load the new configuration within 15 s:\n" +

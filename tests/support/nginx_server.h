@@ -71,6 +71,8 @@ struct AccessLogEntry {
   std::string authorization;   ///< the Authorization request header, "" when absent
 };
 
+class NginxServer;
+
 /// Settings of an NginxServer.
 struct NginxOptions {
   /// Served at "/". Empty: a fresh directory `<server dir>/docroot`.
