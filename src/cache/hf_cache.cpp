@@ -99,7 +99,7 @@ std::vector<std::string> files_below(const fs::path& dir) {
   for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
     std::error_code e2;
     if (it->is_directory(e2) && !it->is_symlink(e2)) continue;
-    out.push_back(fs::relative(it->path(), dir, e2).generic_string());
+    out.push_back(it->path().lexically_relative(dir).generic_string());
   }
   std::sort(out.begin(), out.end());
   return out;
