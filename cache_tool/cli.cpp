@@ -15,6 +15,9 @@ int run_cli(int argc, char** argv, const std::function<std::vector<Command>(CLI:
   Globals g;
   app.add_option("--registry", g.registries, "extra registry JSON file (repeatable; after MODELZOO_REGISTRY)");
   app.add_option("--cache-dir", g.cache_dir, "cache directory (default: MODELZOO_CACHE, else torch.hub's)");
+  app.add_option("--hf-cache-dir", g.hf_cache_dir,
+                 "Hugging Face Hub cache for hf:// sources (default: HF_HUB_CACHE, else $HF_HOME/hub, "
+                 "else ~/.cache/huggingface/hub)");
   app.add_flag("--offline", g.offline, "never touch the network (also MODELZOO_OFFLINE=1)");
   app.add_option("--mirror", g.mirrors, "mirror base URL tried before a weight's own URL (repeatable)");
   app.add_flag("--json", g.json, "print one JSON document on stdout (see docs/cache_tool.md)");

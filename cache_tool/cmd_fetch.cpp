@@ -7,6 +7,8 @@
 #include <set>
 
 #include "commands.h"
+#include "modelzoo/cache/hf_cache.h"
+#include "modelzoo/fetch/hf.h"
 #include "modelzoo/error.h"
 #include "modelzoo/fetch/fetch.h"
 #include "progress.h"
@@ -31,6 +33,7 @@ struct FetchCliOptions {
 /// One line of work: a spec as typed and what it resolved to (or why not).
 struct Item {
   std::string spec;
+  std::string hub;  ///< an hf:// source given directly
   std::optional<Target> target;
   std::string resolve_error;
   json result;
@@ -46,11 +49,24 @@ std::vector<Item> collect(const Context& ctx, const FetchCliOptions& opt) {
     specs.insert(specs.end(), lines.begin(), lines.end());
   }
   specs.insert(specs.end(), opt.specs.begin(), opt.specs.end());
-  if (specs.empty()) throw UsageError("fetch: expected NAME[:TAG]..., --all or --from-file LIST");
+  if (specs.empty()) throw UsageError("fetch: expected NAME[:TAG]..., hf://ORG/NAME[@REV]/PATH, --all or --from-file LIST");
 
   std::vector<Item> items;
   std::set<std::string> seen;
   for (const auto& s : specs) {
+    if (mz::fetch::is_hub_uri(s)) {
+      try {
+        mz::fetch::HubFile::parse(s);
+      } catch (const mz::FetchError& e) {
+        throw UsageError(e.what());
+      }
+      if (!seen.insert(s).second) continue;
+      Item item;
+      item.spec = s;
+      item.hub = s;
+      items.push_back(std::move(item));
+      continue;
+    }
     const Spec spec = Spec::parse(s);  // syntax errors are usage errors
     try {
       for (const auto& t : resolve(ctx, spec)) {
@@ -70,9 +86,62 @@ std::vector<Item> collect(const Context& ctx, const FetchCliOptions& opt) {
   return items;
 }
 
+/// An hf:// source (given directly, or a registry entry's URL) into the Hub's cache.
+void fetch_hub_one(const Context& ctx, ProgressBoard& board, Item& item) {
+  json& r = item.result;
+  const std::string uri = item.hub.empty() ? item.target->weights->url : item.hub;
+  const std::string label = item.hub.empty() ? item.target->label() : item.hub;
+  mz::cache::Expectation expect;
+  if (item.target) {
+    expect = expectation(*item.target->weights);
+    r["model"] = item.target->model;
+    r["tag"] = item.target->weights->tag;
+  }
+  r["source"] = uri;
+  const auto t0 = Clock::now();
+  const int id = board.start(label);
+  mz::fetch::FetchOptions fo = ctx.fetch;
+  fo.on_progress = [&board, id](const mz::fetch::Progress& p) { board.update(id, p.bytes, p.total, p.bytes_per_second); };
+  try {
+    const auto res = mz::fetch::fetch_hub_file(mz::fetch::HubFile::parse(uri), mz::cache::HfCache(ctx.cache.options()),
+                                               fo, expect, label);
+    const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+    json warnings = json::array();
+    for (const auto& w : res.warnings) {
+      warnings.push_back(w);
+      board.note("warning  " + label + ": " + w);
+    }
+    r.update({{"ok", true},
+              {"status", res.downloaded ? "downloaded" : "cached"},
+              {"path", res.path.string()},
+              {"blob", res.blob.string()},
+              {"commit", res.commit},
+              {"etag", res.etag},
+              {"bytes", res.bytes},
+              {"sha256", res.sha256.empty() ? json(nullptr) : json(res.sha256)},
+              {"url", res.downloaded ? json(res.url) : json(nullptr)},
+              {"bytes_transferred", res.bytes_transferred},
+              {"bytes_reused", res.bytes_reused},
+              {"resumed", res.resumed},
+              {"connections", res.connections},
+              {"seconds", secs},
+              {"warnings", warnings}});
+    board.finish(id, ctx.quiet ? "" : std::string(res.downloaded ? "fetched  " : "cached   ") + label + " -> " +
+                                          res.path.string() + " (" + human_size(res.bytes) + ", commit " +
+                                          res.commit + ")");
+  } catch (const mz::Error& e) {
+    r.update({{"status", "failed"}, {"error", e.what()}});
+    board.finish(id, "FAILED   " + label + ": " + e.what());
+  }
+}
+
 void fetch_one(const Context& ctx, ProgressBoard& board, Item& item) {
   json& r = item.result;
   r = {{"spec", item.spec}, {"ok", false}};
+  if (!item.hub.empty() || (item.target && mz::fetch::is_hub_uri(item.target->weights->url))) {
+    fetch_hub_one(ctx, board, item);
+    return;
+  }
   if (!item.target) {
     r["status"] = "failed";
     r["error"] = item.resolve_error;
@@ -224,7 +293,9 @@ int run_fetch(Context& ctx, const FetchCliOptions& opt) {
 Command add_fetch(CLI::App& root) {
   auto opt = std::make_shared<FetchCliOptions>();
   auto* app = root.add_subcommand("fetch", "Download and verify weights into the cache (several in parallel)");
-  app->add_option("spec", opt->specs, "NAME[:TAG] (TAG defaults to the model's default weights; NAME:* = every tag)");
+  app->add_option("spec", opt->specs,
+                  "NAME[:TAG] (TAG defaults to the model's default weights; NAME:* = every tag), or a Hub file "
+                  "hf://ORG/NAME[@REVISION]/PATH (into the Hub's cache, --hf-cache-dir)");
   app->add_flag("--all", opt->all, "every registered model's default weights");
   app->add_option("--from-file", opt->list_files, "a file with one NAME[:TAG] per line ('#' starts a comment)");
   app->add_option("--jobs,-j", opt->jobs, "downloads at the same time (default 4)");
@@ -244,7 +315,8 @@ Command add_fetch(CLI::App& root) {
       "Progress and per-file lines go to stderr, the summary to stdout (--json: one document on stdout).\n"
       "Exit status 1 when any entry failed; the others are still fetched.\n"
       "Example: cache_tool --cache-dir /data/torch fetch vgg19 resnet50:IMAGENET1K_V2 vit_b_16:*\n"
-      "Example: cache_tool fetch --from-file models.txt --jobs 2");
+      "Example: cache_tool fetch --from-file models.txt --jobs 2\n"
+      "Example: cache_tool fetch hf://timm/resnet50.a1_in1k/model.safetensors resnet50:TIMM_A1_IN1K");
   return {app, [opt](Context& ctx) { return run_fetch(ctx, *opt); }};
 }
 

@@ -4,7 +4,10 @@
 #include <memory>
 
 #include "commands.h"
+#include "modelzoo/cache/hf_cache.h"
+#include "modelzoo/error.h"
 #include "modelzoo/fetch/fetch.h"
+#include "modelzoo/fetch/hf.h"
 
 namespace cache_tool {
 
@@ -21,6 +24,28 @@ struct ListOptions {
   std::vector<std::string> specs;
 };
 
+void print_table(const Context& ctx, const json& rows, uint64_t known_bytes, std::size_t unknown_sizes,
+                 uint64_t verified_bytes, std::map<std::string, std::size_t>& by_state);
+
+/// A registry entry's hf:// file in the Hub cache, resolved without the network (refs/).
+mz::cache::Lookup hub_lookup(const mz::cache::HfCache& hf, const std::string& uri) {
+  mz::cache::Lookup l;
+  try {
+    const auto f = mz::fetch::HubFile::parse(uri);
+    const auto h = hf.find(f.repo, f.revision, f.path);
+    if (h.state != mz::cache::HfLookup::State::Present) return l;
+    l.path = h.pointer;
+    l.readonly = h.readonly;
+    const auto stamp = h.etag.size() == 64 ? mz::cache::read_stamp_file(hf.blob_stamp_path(f.repo, h.etag), h.blob)
+                                           : std::nullopt;
+    l.state = stamp && *stamp == h.etag ? mz::cache::EntryState::Verified : mz::cache::EntryState::Unverified;
+    if (stamp) l.sha256 = *stamp;
+  } catch (const mz::Error&) {
+    // An entry that is not a valid Hub file lists as absent.
+  }
+  return l;
+}
+
 int run_list(Context& ctx, const ListOptions& opt) {
   std::vector<Target> targets;
   if (opt.specs.empty()) {
@@ -35,9 +60,11 @@ int run_list(Context& ctx, const ListOptions& opt) {
   uint64_t known_bytes = 0, verified_bytes = 0;
   std::size_t unknown_sizes = 0;
   std::map<std::string, std::size_t> by_state;
+  const mz::cache::HfCache hf(ctx.cache.options());
   for (const auto& t : targets) {
     const auto& w = *t.weights;
-    const auto look = ctx.cache.find(w.file_name, expectation(w), /*verify_unstamped=*/false);
+    const auto look = mz::fetch::is_hub_uri(w.url) ? hub_lookup(hf, w.url)
+                                                    : ctx.cache.find(w.file_name, expectation(w), /*verify_unstamped=*/false);
     const std::string state = lookup_state(look);
     by_state[state]++;
     if (w.size) known_bytes += *w.size;
@@ -65,13 +92,51 @@ int run_list(Context& ctx, const ListOptions& opt) {
   for (const char* s : {"absent", "verified", "unverified", "mismatch", "partial"}) totals[s] = by_state[s];
   json roots = json::array();
   for (const auto& r : ctx.cache.options().readonly_roots) roots.push_back(r.string());
+  // The Hub's cache: every snapshot file, whoever downloaded it (modelzoo, huggingface_hub, @huggingface/hub).
+  json hub = json::array();
+  if (opt.specs.empty()) {
+    for (const auto& repo : hf.scan()) {
+      for (const auto& rev : repo.revisions) {
+        for (const auto& f : rev.files) {
+          hub.push_back({{"repo", repo.repo},
+                         {"commit", rev.commit},
+                         {"refs", rev.refs},
+                         {"path", f.path},
+                         {"size", f.size},
+                         {"etag", f.etag},
+                         {"state", f.broken ? "broken" : f.sha256 ? "verified" : "unverified"},
+                         {"pointer", f.pointer.string()}});
+        }
+      }
+    }
+  }
   ctx.emit({{"command", "list"},
             {"ok", true},
             {"cache_dir", ctx.cache.options().root.string()},
+            {"hf_cache_dir", hf.root().string()},
             {"readonly_roots", roots},
             {"entries", rows},
+            {"hub", hub},
             {"totals", totals}});
   if (ctx.json_mode) return kOk;
+  print_table(ctx, rows, known_bytes, unknown_sizes, verified_bytes, by_state);
+  if (!hub.empty()) {
+    std::printf("\nHub cache %s:\n%-40s %-10s %-30s %10s %s\n", hf.root().string().c_str(), "REPO", "COMMIT", "FILE",
+                "SIZE", "STATE");
+    for (const auto& h : hub) {
+      std::string refs;
+      for (const auto& ref : h["refs"]) refs += (refs.empty() ? " (" : ", ") + ref.get<std::string>();
+      if (!refs.empty()) refs += ")";
+      std::printf("%-40s %-10s %-30s %10s %s%s\n", h["repo"].get<std::string>().c_str(),
+                  h["commit"].get<std::string>().substr(0, 10).c_str(), h["path"].get<std::string>().c_str(),
+                  human_size(h["size"].get<uint64_t>()).c_str(), h["state"].get<std::string>().c_str(), refs.c_str());
+    }
+  }
+  return kOk;
+}
+
+void print_table(const Context& ctx, const json& rows, uint64_t known_bytes, std::size_t unknown_sizes,
+                 uint64_t verified_bytes, std::map<std::string, std::size_t>& by_state) {
 
   std::printf("%-28s %-28s %10s %-6s %-13s %s\n", "MODEL", "TAG", "SIZE", "HASH", "SINGLE-SOURCE", "STATE");
   std::size_t single_sourced = 0;
@@ -91,14 +156,13 @@ int run_list(Context& ctx, const ListOptions& opt) {
     std::printf("%-28s %-28s %10s %-6s %-13s %s\n", r["model"].get<std::string>().c_str(), tag.c_str(), size.c_str(),
                 r["hash"].get<std::string>().c_str(), single.c_str(), state.c_str());
   }
-  if (ctx.quiet) return kOk;  // the table is the data asked for; the totals line is commentary
+  if (ctx.quiet) return;  // the table is the data asked for; the totals line is commentary
   std::printf("%zu entries (%s of known sizes%s): %zu verified (%s), %zu absent, %zu partial, %zu mismatch, "
               "%zu unverified; %zu with a value from a single source; cache %s; * = default tag\n",
               rows.size(), human_size(known_bytes).c_str(),
               unknown_sizes ? (", " + std::to_string(unknown_sizes) + " unknown").c_str() : "",
               by_state["verified"], human_size(verified_bytes).c_str(), by_state["absent"], by_state["partial"],
               by_state["mismatch"], by_state["unverified"], single_sourced, ctx.cache.options().root.string().c_str());
-  return kOk;
 }
 
 struct PathOptions {

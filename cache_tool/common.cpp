@@ -36,6 +36,7 @@ mz::fetch::FetchOptions make_fetch(const Globals& g) {
 mz::cache::CacheOptions make_cache(const Globals& g) {
   mz::cache::CacheOptions o = mz::cache::CacheOptions::from_env();
   if (!g.cache_dir.empty()) o.root = g.cache_dir;
+  if (!g.hf_cache_dir.empty()) o.hf_root = g.hf_cache_dir;
   return o;
 }
 

@@ -37,6 +37,7 @@ class UsageError : public std::runtime_error {
 struct Globals {
   std::vector<std::string> registries;  ///< --registry FILE (repeatable; after MODELZOO_REGISTRY)
   std::string cache_dir;                ///< --cache-dir DIR (else MODELZOO_CACHE, else torch.hub's)
+  std::string hf_cache_dir;             ///< --hf-cache-dir DIR (else HF_HUB_CACHE, else huggingface_hub's)
   bool offline = false;                 ///< --offline (or MODELZOO_OFFLINE=1)
   std::vector<std::string> mirrors;     ///< --mirror URL (repeatable; before MODELZOO_MIRROR)
   bool json = false;                    ///< --json: one JSON document on stdout

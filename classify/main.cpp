@@ -63,6 +63,9 @@ bool is_url(const std::string& s) {
   return s.rfind("http://", 0) == 0 || s.rfind("https://", 0) == 0 || s.rfind("file://", 0) == 0;
 }
 
+/// hf://ORG/NAME[@REVISION]/PATH: the Hub identifies the file itself, a --sha256 is optional.
+bool is_hub(const std::string& s) { return s.rfind("hf://", 0) == 0; }
+
 // "resnet50" or "resnet50:IMAGENET1K_V2" plus --weights/--sha256 -> name and Weights.
 std::pair<std::string, mz::Weights> parse_request(const Args& a) {
   std::string name = a.model;
@@ -74,6 +77,13 @@ std::pair<std::string, mz::Weights> parse_request(const Args& a) {
   }
   if (!a.weights.empty()) {
     if (!tag.empty()) throw UsageError("--model " + a.model + " names a tag, and --weights gives other weights: use one");
+    if (is_hub(a.weights)) {
+      try {
+        return {name, a.sha256.empty() ? mz::Weights::parse(a.weights) : mz::Weights::hub(a.weights, a.sha256)};
+      } catch (const mz::Error& e) {
+        throw UsageError(std::string("--weights: ") + e.what());
+      }
+    }
     if (is_url(a.weights)) {
       // The hash comes with --sha256 or in the URL's fragment (URL#sha256=HEX, as Weights::parse reads it).
       const bool in_url = a.weights.find("#sha256=") != std::string::npos;
@@ -172,7 +182,7 @@ int main(int argc, char** argv) {
   app.add_option("--model,-m", a.model, "model name, optionally with a weights tag: resnet50 or resnet50:IMAGENET1K_V2")
       ->required();
   app.add_option("--weights", a.weights,
-                 "custom weights: an http(s)/file URL (with --sha256, or as URL#sha256=HEX) or a local file");
+                 "custom weights: an http(s)/file URL (with --sha256, or as URL#sha256=HEX), hf://ORG/NAME[@REV]/PATH, or a local file");
   app.add_option("--sha256", a.sha256, "expected SHA-256 of --weights (full, or a prefix of at least 8 hex digits)");
   app.add_option("--registry", a.registries, "extra registry JSON file (repeatable; after MODELZOO_REGISTRY)");
   app.add_option("--cache-dir", a.cache_dir, "cache directory (default: MODELZOO_CACHE, else torch.hub's)");

@@ -60,6 +60,9 @@ bool is_url(const std::string& s) {
   return s.rfind("http://", 0) == 0 || s.rfind("https://", 0) == 0 || s.rfind("file://", 0) == 0;
 }
 
+/// hf://ORG/NAME[@REVISION]/PATH: the Hub identifies the file itself, a --sha256 is optional.
+bool is_hub(const std::string& s) { return s.rfind("hf://", 0) == 0; }
+
 std::pair<std::string, mz::Weights> parse_request(const Args& a) {
   std::string name = a.model, tag;
   if (const auto colon = name.find(':'); colon != std::string::npos) {
@@ -69,6 +72,13 @@ std::pair<std::string, mz::Weights> parse_request(const Args& a) {
   }
   if (!a.weights.empty()) {
     if (!tag.empty()) throw UsageError("--model " + a.model + " names a tag, and --weights gives other weights: use one");
+    if (is_hub(a.weights)) {
+      try {
+        return {name, a.sha256.empty() ? mz::Weights::parse(a.weights) : mz::Weights::hub(a.weights, a.sha256)};
+      } catch (const mz::Error& e) {
+        throw UsageError(std::string("--weights: ") + e.what());
+      }
+    }
     if (is_url(a.weights)) {
       if (a.sha256.empty()) throw UsageError("--weights " + a.weights + ": a URL needs --sha256 HEX");
       return {name, mz::Weights::url(a.weights, a.sha256, "", a.sha256.size() != 64)};
@@ -213,7 +223,7 @@ int main(int argc, char** argv) {
   Args a;
   app.add_option("--model,-m", a.model, "detection model, optionally with a weights tag: fasterrcnn_resnet50_fpn:COCO_V1")
       ->required();
-  app.add_option("--weights", a.weights, "custom weights: an http(s)/file URL (with --sha256) or a local file");
+  app.add_option("--weights", a.weights, "custom weights: an http(s)/file URL (with --sha256), hf://ORG/NAME[@REV]/PATH, or a local file");
   app.add_option("--sha256", a.sha256, "expected SHA-256 of --weights (full, or a prefix of at least 8 hex digits)");
   app.add_option("--registry", a.registries, "extra registry JSON file (repeatable; after MODELZOO_REGISTRY)");
   app.add_option("--cache-dir", a.cache_dir, "cache directory (default: MODELZOO_CACHE, else torch.hub's)");

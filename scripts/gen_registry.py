@@ -371,7 +371,7 @@ def build():
 def summary(docs):
     """Counts for the generator's last line: models, entries, and how they are pinned."""
     entries = [w for d in docs.values() for m in d.get("models", {}).values() for w in m["weights"].values()]
-    n_models = sum(len(d.get("models", {})) for d in docs.values())
+    n_models = len({name for d in docs.values() for name in d.get("models", {})})  # timm.json adds tags, not models
     full = [w for w in entries if "sha256" in w]
     single = [w for w in full if w.get("hash_confidence") == "single_source"]
     sizes = [w for w in entries if w.get("size") is not None]
@@ -495,8 +495,103 @@ def dense_documents(files):
     build_dense(files)
 
 
+# ---------------------------------------------------------------------------
+# timm's weights on the Hugging Face Hub (registry/timm.json), for the
+# architectures modelzoo builds. registry/sources/timm_pretrained.json lists
+# each weights' pretrained_cfg as timm publishes it; every entry becomes a tag
+# TIMM_<TAG> of the modelzoo model, with url hf://timm/<arch>.<tag>/model.safetensors,
+# the transforms timm's eval pipeline applies (resize the shorter side to
+# floor(input / crop_pct), centre crop, mean/std), and the key rules of its
+# module layout. The Hub identifies the file (its ETag is the SHA-256 of the
+# LFS file); no source here states a full digest, so none is pinned.
+# ---------------------------------------------------------------------------
+
+TIMM_SOURCES = SOURCES_DIR / "timm_pretrained.json"
+TIMM_FILE = "timm.json"
+
+
+def timm_convnext_rules():
+    """timm's ConvNeXt names -> torchvision's (applied in order, each on the result of the previous)."""
+    renames = [[r"stem\.0\.(weight|bias)", "features.0.0.$1"], [r"stem\.1\.(weight|bias)", "features.0.1.$1"]]
+    for stage, index in enumerate((1, 3, 5, 7)):
+        renames.append([rf"stages\.{stage}\.blocks\.(\d+)\.(.+)", f"features.{index}.$1.$2"])
+    for stage, index in ((1, 2), (2, 4), (3, 6)):
+        renames.append([rf"stages\.{stage}\.downsample\.([01])\.(weight|bias)", f"features.{index}.$1.$2"])
+    block = r"(features\.[1357]\.\d+)"
+    renames += [
+        [block + r"\.conv_dw\.(weight|bias)", "$1.block.0.$2"],
+        [block + r"\.norm\.(weight|bias)", "$1.block.2.$2"],
+        [block + r"\.mlp\.fc1\.(weight|bias)", "$1.block.3.$2"],
+        [block + r"\.mlp\.fc2\.(weight|bias)", "$1.block.5.$2"],
+        [block + r"\.gamma", "$1.layer_scale"],
+        [r"head\.norm\.(weight|bias)", "classifier.0.$1"],
+        [r"head\.fc\.(weight|bias)", "classifier.2.$1"],
+    ]
+    return {"key_renames": renames, "key_reshapes": [[r"features\.[1357]\.\d+\.layer_scale", [-1, 1, 1]]]}
+
+
+TIMM_LAYOUT_RULES = {"torchvision": lambda: {}, "timm_convnext": timm_convnext_rules}
+
+
+def timm_tag(tag):
+    return "TIMM_" + re.sub(r"[^A-Za-z0-9]", "_", tag).upper()
+
+
+def timm_entry(source, known_tables):
+    cfg = source["pretrained_cfg"]
+    crop = int(cfg["input_size"][1])
+    if cfg["input_size"][1] != cfg["input_size"][2] or cfg.get("crop_mode", "center") != "center":
+        raise SystemExit(f"{source['hf_hub_id']}: only square inputs with a centre crop map to modelzoo's transforms")
+    labels = source["label_names"]
+    if labels not in known_tables or cfg["num_classes"] != len(known_tables[labels]):
+        raise SystemExit(f"{source['hf_hub_id']}: {cfg['num_classes']} classes do not match the table {labels!r}")
+    meta = {
+        "license": cfg["license"],
+        "docs": f"https://huggingface.co/{source['hf_hub_id']}",
+        "timm": {"hf_hub_id": source["hf_hub_id"], "architecture": source["architecture"], "tag": source["tag"],
+                 "input_size": cfg["input_size"], "crop_pct": cfg["crop_pct"], "interpolation": cfg["interpolation"],
+                 "test_input_size": cfg.get("test_input_size"), "test_crop_pct": cfg.get("test_crop_pct"),
+                 "layout": source["layout"]},
+    }
+    meta.update(TIMM_LAYOUT_RULES[source["layout"]]())
+    return {
+        "url": f"hf://{source['hf_hub_id']}/{source['file']}",
+        "transforms": {
+            "resize_size": int(math.floor(crop / cfg["crop_pct"])),
+            "crop_size": crop,
+            "interpolation": cfg["interpolation"],
+            "mean": [float(x) for x in cfg["mean"]],
+            "std": [float(x) for x in cfg["std"]],
+            "value_scale": 1,
+            "channel_order": "RGB",
+        },
+        "categories": labels,
+        "meta": meta,
+    }
+
+
+def timm_documents(files):
+    """registry/timm.json: timm's Hub weights as extra tags of modelzoo's models."""
+    sources = json.loads(TIMM_SOURCES.read_text(encoding="utf-8"))
+    tables = files[CATEGORIES_FILE]["categories"]
+    known = set(classification_models())
+    doc = {"format_version": FORMAT_VERSION,
+           "description": "timm's weights on the Hugging Face Hub for modelzoo's architectures "
+                          "(generated by scripts/gen_registry.py from registry/sources/timm_pretrained.json).",
+           "models": {}}
+    for source in sources["entries"]:
+        if source["model"] not in known:
+            raise SystemExit(f"{source['hf_hub_id']}: modelzoo has no architecture {source['model']!r}")
+        weights = doc["models"].setdefault(source["model"], {"weights": {}})["weights"]
+        tag = timm_tag(source["tag"])
+        if tag in weights:
+            raise SystemExit(f"{source['hf_hub_id']}: tag {tag} is produced twice")
+        weights[tag] = timm_entry(source, tables)
+    files[TIMM_FILE] = doc
+
+
 # One function per task; each adds its models (and category tables) to `files`.
-TASKS = [classification_documents, detection_documents, dense_documents]
+TASKS = [classification_documents, detection_documents, dense_documents, timm_documents]
 
 
 def dump(value, indent=0):

@@ -25,6 +25,20 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
+# Node and npm for the Hub cache interoperability test (tests/hf/npm): only
+# when the commands are missing (a Node from another source ships its own npm,
+# which Debian's npm package conflicts with). Without them that test skips.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  want=()
+  command -v node >/dev/null || want+=(nodejs)
+  command -v npm >/dev/null || want+=(npm)
+  echo "== installing: ${want[*]}"
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${want[@]}" ||
+    echo "== could not install ${want[*]}: the Hub interoperability test will skip"
+fi
+
 BUILD_DIR=${BUILD_DIR:-build}
 # Paths relative to the checkout, so ccache hits across clones of the project.
 export CCACHE_BASEDIR=$PWD

@@ -17,6 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "modelzoo/cache/hf_cache.h"
 #include "modelzoo/cache/sha256.h"
 #include "modelzoo/env.h"
 #include "modelzoo/error.h"
@@ -82,8 +83,9 @@ const std::string& boot_id() {
   return id;
 }
 
-std::optional<std::string> read_stamp_for(const fs::path& file, const FileStat& st) {
-  std::ifstream in(stamp_path(file));
+std::optional<std::string> read_stamp_for(const fs::path& file, const FileStat& st,
+                                          const fs::path& stamp_file = fs::path()) {
+  std::ifstream in(stamp_file.empty() ? stamp_path(file) : stamp_file);
   if (!in) return std::nullopt;
   try {
     const nlohmann::json j = nlohmann::json::parse(in);
@@ -109,9 +111,10 @@ std::optional<std::string> read_stamp_for(const fs::path& file, const FileStat& 
   }
 }
 
-void write_stamp_for(const fs::path& file, const FileStat& st, const std::string& sha256, bool durable = true) {
+void write_stamp_for(const fs::path& file, const FileStat& st, const std::string& sha256, bool durable = true,
+                     const fs::path& stamp_file = fs::path()) {
   static std::atomic<unsigned> counter{0};
-  const fs::path stamp = stamp_path(file);
+  const fs::path stamp = stamp_file.empty() ? stamp_path(file) : stamp_file;
   const fs::path tmp = stamp.string() + "." + std::to_string(::getpid()) + "." +
                        std::to_string(counter++) + kTempMarker;
   nlohmann::json j = {{"size", st.size}, {"mtime_ns", st.mtime_ns}, {"sha256", lower(sha256)}};
@@ -194,6 +197,18 @@ std::optional<Lookup> examine(const fs::path& file, bool readonly, const Expecta
 
 fs::path stamp_path(const fs::path& file) { return fs::path(file.string() + kStampSuffix); }
 
+std::optional<std::string> read_stamp_file(const fs::path& stamp, const fs::path& file) {
+  const auto st = stat_file(file);
+  if (!st) return std::nullopt;
+  return read_stamp_for(file, *st, stamp);
+}
+
+void write_stamp_file(const fs::path& stamp, const fs::path& file, const std::string& sha256, bool durable) {
+  const auto st = stat_file(file);
+  if (!st) throw CacheError("cannot stamp " + file.string() + ": not a regular file");
+  write_stamp_for(file, *st, sha256, durable, stamp);
+}
+
 bool digest_matches(const Expectation& expect, const std::string& digest) {
   if (expect.sha256.empty()) return true;
   const std::string want = lower(expect.sha256);
@@ -217,9 +232,18 @@ fs::path default_cache_root() {
   return fs::path(home_dir()) / ".cache" / "torch" / "hub" / "checkpoints";
 }
 
+fs::path default_hf_cache_root() {
+  if (auto v = env::get("HF_HUB_CACHE")) return expand_user(*v);
+  if (auto v = env::get("HUGGINGFACE_HUB_CACHE")) return expand_user(*v);
+  if (auto v = env::get("HF_HOME")) return expand_user(*v) / "hub";
+  if (auto v = env::get("XDG_CACHE_HOME")) return expand_user(*v) / "huggingface" / "hub";
+  return fs::path(home_dir()) / ".cache" / "huggingface" / "hub";
+}
+
 CacheOptions CacheOptions::from_env() {
   CacheOptions o;
   o.root = default_cache_root();
+  o.hf_root = default_hf_cache_root();
   if (auto v = env::get("MODELZOO_READONLY_CACHES")) {
     for (const auto& dir : env::split(*v, ':')) o.readonly_roots.push_back(expand_user(dir));
   }

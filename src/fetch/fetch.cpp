@@ -263,6 +263,8 @@ Job make_job(const std::string& url, const fs::path& dest, const cache::Expectat
   return j;
 }
 
+std::string identity_hash(const Job& job) { return sha256_of(job.identity.empty() ? job.url : job.identity); }
+
 void discard_partial(const Job& job) {
   remove_quietly(job.part);
   remove_quietly(job.meta);
@@ -613,7 +615,7 @@ bool begin_body(Transfer* t) {
       return false;
     }
     PartMeta m;
-    m.url_hash = sha256_of(job.url);
+    m.url_hash = identity_hash(job);
     m.etag = strong_etag(t->etag) ? t->etag : "";
     m.last_modified = t->last_modified;
     try {
@@ -757,7 +759,7 @@ FetchResult attempt_http(Job& job) {
     std::error_code ec;
     const auto size = fs::file_size(job.part, ec);
     const auto meta = read_meta(job.meta);
-    const bool usable = !ec && size > 0 && meta && meta->url_hash == sha256_of(job.url) &&
+    const bool usable = !ec && size > 0 && meta && meta->url_hash == identity_hash(job) &&
                         (!meta->etag.empty() || !meta->last_modified.empty());
     if (usable && job.expect->size && size == *job.expect->size) {
       // Complete, but never published (the process died between its last
@@ -797,6 +799,7 @@ FetchResult attempt_http(Job& job) {
   HeaderList headers;
   const std::string range = std::to_string(prefix) + "-";
   if (prefix > 0) headers.append("If-Range: " + if_range);
+  for (const auto& extra : job.headers) headers.append(extra);
   configure_easy(h, job, errbuf);
   curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(h, CURLOPT_HEADERDATA, &t);
@@ -1040,6 +1043,7 @@ FetchOptions FetchOptions::from_env() {
     o.low_speed_time_seconds = *n;
   }
   if (auto n = number("MODELZOO_RETRIES", 0, 100)) o.max_attempts = static_cast<int>(*n) + 1;
+  o.hf = HfOptions::from_env();
   return o;
 }
 

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "modelzoo/cache/sha256.h"
 #include "modelzoo/error.h"
@@ -141,6 +142,12 @@ struct Job {
   const cache::Expectation* expect = nullptr;
   const FetchOptions* options = nullptr;
   std::string label;
+  /// What names the file's version for resume records, when not the URL
+  /// (the Hub's CDN URLs are signed anew for every request; the ETag is stable).
+  std::string identity;
+  /// Request headers sent with every request of the job ("Name: value"),
+  /// e.g. the Hub's Authorization for a file served by the Hub's own host.
+  std::vector<std::string> headers;
   bool no_resume = false;  ///< set after a resumed file failed verification
   /// fdatasync before the rename. fetch_to_cache skips it and stamps the
   /// file for this boot only (Cache::write_stamp with durable = false): a
@@ -177,6 +184,11 @@ Job make_job(const std::string& url, const fs::path& dest, const cache::Expectat
              const FetchOptions& options, const std::string& label);
 /// Removes the partial file and its sidecar.
 void discard_partial(const Job& job);
+/// The hash that resume records keep of the job's identity (Job::identity, else the URL).
+std::string identity_hash(const Job& job);
+/// One source with bounded retries, what happened copied into the result
+/// (no lock, no mirrors: the caller holds the entry's lock).
+FetchResult fetch_url(Job& job);
 /// Verifies the completed partial file (`bytes` long, hashed into `hasher`)
 /// and renames it to the final name. Throws HashMismatchError, CacheError, or
 /// TransientError (immediate) when a resumed file must be fetched again.

@@ -111,7 +111,7 @@ std::optional<Record> parse_record(const fs::path& p) {
 /// boot (data a crash lost is not trusted), the expected size, a file of
 /// exactly that size, and ranges that tile [0, total).
 bool record_agrees(const Record& r, const Job& job) {
-  if (r.url_hash != sha256_of(job.url) || (r.etag.empty() && r.last_modified.empty())) return false;
+  if (r.url_hash != identity_hash(job) || (r.etag.empty() && r.last_modified.empty())) return false;
   if (r.boot_id != this_boot()) return false;
   if (job.expect->size && r.total != *job.expect->size) return false;
   std::error_code ec;
@@ -541,6 +541,7 @@ void RangedDownload::start(std::size_t index, bool probe) {
   c->range_text = std::to_string(r.begin + r.done) + "-" + std::to_string(r.end - 1);
   curl_easy_setopt(h, CURLOPT_RANGE, c->range_text.c_str());
   if (!probe) c->headers.append("If-Range: " + (!etag_.empty() ? etag_ : last_modified_));
+  for (const auto& extra : job_.headers) c->headers.append(extra);
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->headers.get());
   curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, &RangedDownload::on_header);
   curl_easy_setopt(h, CURLOPT_HEADERDATA, c.get());
@@ -723,7 +724,7 @@ bool RangedDownload::all_complete() const {
 void RangedDownload::save_record() {
   if (job_.private_part || probing_) return;  // private partials are never resumed by a later run
   Record rec;
-  rec.url_hash = sha256_of(job_.url);
+  rec.url_hash = identity_hash(job_);
   rec.etag = etag_;
   rec.last_modified = last_modified_;
   rec.boot_id = this_boot();

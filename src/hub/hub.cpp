@@ -10,6 +10,7 @@
 #include "modelzoo/cache/sha256.h"
 #include "modelzoo/env.h"
 #include "modelzoo/error.h"
+#include "modelzoo/fetch/hf.h"
 #include "modelzoo/inference/inference.h"
 
 namespace modelzoo {
@@ -30,6 +31,19 @@ struct Resolved {
   const registry::ModelEntry* entry = nullptr;      // null for unregistered architectures
   const registry::WeightsEntry* weights = nullptr;  // null unless Default/Tag
 };
+
+// The registry entry of `model` for the same Hub file (repository and path,
+// any revision): its transforms, categories, key renames and reshapes apply
+// to `hf://` weights given directly.
+const registry::WeightsEntry* hub_entry(const registry::ModelEntry& model, const std::string& uri) {
+  const fetch::HubFile wanted = fetch::HubFile::parse(uri);
+  for (const auto& w : model.weights) {
+    if (!fetch::is_hub_uri(w.url)) continue;
+    const fetch::HubFile f = fetch::HubFile::parse(w.url);
+    if (f.repo == wanted.repo && f.path == wanted.path) return &w;
+  }
+  return nullptr;
+}
 
 // `classifier`: the caller builds a classifier (get_model), so a model of
 // another task is refused; fetching weights works for every task.
@@ -57,6 +71,7 @@ Resolved resolve(const std::string& name, const Weights& weights, const HubOptio
     r.weights = &r.entry->require_weights(
         weights.kind() == Weights::Kind::Default ? std::string("DEFAULT") : weights.value());
   }
+  if (weights.kind() == Weights::Kind::Hub && r.entry != nullptr) r.weights = hub_entry(*r.entry, weights.value());
   return r;
 }
 
@@ -94,22 +109,28 @@ fetch::FetchResult locate(const std::string& name, const Weights& weights, const
     return res;
   }
   fetch::FetchRequest req;
-  if (weights.kind() == Weights::Kind::Url) {
+  if (weights.kind() == Weights::Kind::Url || weights.kind() == Weights::Kind::Hub) {
     req.url = weights.value();
     req.file_name = weights.file_name();
     req.expect.sha256 = weights.sha256();
     req.expect.sha256_is_prefix = weights.sha256_is_prefix();
     req.label = label_of(name, weights);
+    // The registry's pins hold for the revision the entry names.
+    if (weights.kind() == Weights::Kind::Hub && r.weights != nullptr &&
+        fetch::HubFile::parse(r.weights->url).uri() == weights.value()) {
+      if (req.expect.sha256.empty() && !r.weights->sha256.is_prefix) req.expect.sha256 = r.weights->sha256.hex;
+      req.expect.size = r.weights->size;
+    }
   } else {
     req = registry_request(name, *r.weights);
     try {
-      return fetch::fetch_to_cache(req, cache::Cache(options.cache), options.fetch);
+      return fetch_source(req, options);
     } catch (const HashMismatchError& e) {
       // Say when the pinned value has a single source, and how to accept the file.
       throw HashMismatchError(registry::explain_mismatch(name, *r.weights, e.what()));
     }
   }
-  return fetch::fetch_to_cache(req, cache::Cache(options.cache), options.fetch);
+  return fetch_source(req, options);
 }
 
 models::ArchArgs arch_args(const models::ArchInfo& arch, const Resolved& r, const HubOptions& options,
@@ -148,6 +169,17 @@ state_dict::LoadOptions load_options_for(const models::ArchInfo& arch, const Res
   }
   rules.insert(rules.end(), lo.renames.begin(), lo.renames.end());
   lo.renames = std::move(rules);
+  if (r.weights != nullptr) {
+    auto it = r.weights->meta.find("key_reshapes");
+    if (it != r.weights->meta.end() && it->is_array()) {
+      std::vector<state_dict::ReshapeRule> reshapes;
+      for (const auto& rule : *it) {
+        reshapes.push_back({rule.at(0).get<std::string>(), rule.at(1).get<std::vector<int64_t>>()});
+      }
+      reshapes.insert(reshapes.end(), lo.reshapes.begin(), lo.reshapes.end());
+      lo.reshapes = std::move(reshapes);
+    }
+  }
   return lo;
 }
 
@@ -169,6 +201,14 @@ io::StateDict drop_ignored(const io::StateDict& sd, const models::ArchInfo& arch
 }
 
 }  // namespace
+
+fetch::FetchResult fetch_source(const fetch::FetchRequest& request, const HubOptions& options) {
+  if (fetch::is_hub_uri(request.url)) {
+    return fetch::fetch_hub_file(fetch::HubFile::parse(request.url), cache::HfCache(options.cache), options.fetch,
+                                 request.expect, request.label);
+  }
+  return fetch::fetch_to_cache(request, cache::Cache(options.cache), options.fetch);
+}
 
 HubOptions HubOptions::from_env() {
   HubOptions o;
@@ -247,7 +287,7 @@ Classifier get_model(const std::string& name, const Weights& weights, const HubO
     const bool is_prefix = r.weights ? r.weights->sha256.is_prefix : weights.sha256_is_prefix();
     if (registry::HashSpec{expected, is_prefix}.matches(actual)) throw;
     std::error_code ec;
-    fs::remove(file.path, ec);
+    fs::remove(fs::canonical(file.path, ec), ec);  // a Hub snapshot entry is a link: remove its blob
     file = locate(name, weights, r, options);
     trace.file = file.path;
     trace.downloaded = file.downloaded;

@@ -49,7 +49,7 @@ fetch::FetchResult locate_file(const std::string& name, const Weights& weights,
     return res;
   }
   fetch::FetchRequest req;
-  if (weights.kind() == Weights::Kind::Url) {
+  if (weights.kind() == Weights::Kind::Url || weights.kind() == Weights::Kind::Hub) {
     req.url = weights.value();
     req.file_name = weights.file_name();
     req.expect.sha256 = weights.sha256();
@@ -63,7 +63,7 @@ fetch::FetchResult locate_file(const std::string& name, const Weights& weights,
     req.expect.size = entry->size;
     req.label = name + ":" + entry->tag;
   }
-  return fetch::fetch_to_cache(req, cache::Cache(options.cache), options.fetch);
+  return fetch_source(req, options);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include "modelzoo/error.h"
 #include "modelzoo/fetch/fetch.h"
+#include "modelzoo/fetch/hf.h"
 #include "modelzoo/hub/weights.h"
 
 namespace modelzoo {
@@ -40,8 +41,25 @@ Weights Weights::file(std::filesystem::path path, std::string sha256) {
   return w;
 }
 
+Weights Weights::hub(std::string uri, std::string sha256) {
+  const fetch::HubFile parsed = fetch::HubFile::parse(uri);  // throws FetchError naming the source
+  if (!sha256.empty() && (sha256.size() != 64 || sha256.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos)) {
+    throw Error("Weights::hub(" + uri + "): expected 64 hex digits of SHA-256, got \"" + sha256 + "\"");
+  }
+  Weights w(Kind::Hub);
+  w.value_ = parsed.uri();
+  w.sha256_ = std::move(sha256);
+  w.file_name_ = parsed.path;
+  return w;
+}
+
 Weights Weights::parse(const std::string& spec) {
   if (spec.empty() || spec == "none" || spec == "None") return none();
+  if (fetch::is_hub_uri(spec)) {
+    const auto hash_pos = spec.rfind("#sha256=");
+    if (hash_pos == std::string::npos) return hub(spec);
+    return hub(spec.substr(0, hash_pos), spec.substr(hash_pos + 8));
+  }
   if (spec == "default" || spec == "DEFAULT") return default_weights();
   const bool is_url = spec.rfind("http://", 0) == 0 || spec.rfind("https://", 0) == 0 || spec.rfind("file://", 0) == 0;
   if (spec.rfind("file:", 0) == 0 && !is_url) return file(spec.substr(5));
@@ -64,6 +82,7 @@ std::string Weights::describe() const {
     case Kind::Tag: return value_;
     case Kind::Url: return fetch::sanitize_url(value_);
     case Kind::File: return value_;
+    case Kind::Hub: return value_;
   }
   return "?";
 }

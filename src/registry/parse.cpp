@@ -218,16 +218,27 @@ std::string url_basename(const std::string& url) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
-// Checks the scheme (http, https or file, any case) and the characters.
+bool is_hub_url(const std::string& url) { return url.rfind("hf://", 0) == 0; }
+
+// Checks the scheme (http, https, file or hf, any case) and the characters.
 void check_url(const Checker& c, const std::string& url, const std::string& p) {
   std::string lower;
   for (char ch : url.substr(0, 8)) lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(ch))));
   std::size_t scheme_len = 0;
-  for (const char* s : {"http://", "https://", "file://"}) {
+  for (const char* s : {"http://", "https://", "file://", "hf://"}) {
     if (lower.rfind(s, 0) == 0) scheme_len = std::string(s).size();
   }
   if (scheme_len == 0) {
-    c.error(p, "expected a URL starting with http://, https:// or file://, got " + quote(url));
+    c.error(p, "expected a URL starting with http://, https://, file:// or hf://, got " + quote(url));
+  }
+  if (is_hub_url(url)) {
+    // hf://ORG/NAME[@REVISION]/PATH; the fetch stage checks the characters.
+    const std::string rest = url.substr(5);
+    const auto s1 = rest.find('/');
+    const auto s2 = s1 == std::string::npos ? s1 : rest.find('/', s1 + 1);
+    if (s1 == 0 || s2 == std::string::npos || s2 == s1 + 1 || s2 + 1 >= rest.size()) {
+      c.error(p, "expected hf://ORG/NAME[@REVISION]/PATH, got " + quote(url));
+    }
   }
   if (url.size() == scheme_len) c.error(p, "URL " + quote(url) + " has nothing after the scheme");
   if (has_control_or_space(url)) {
@@ -331,6 +342,34 @@ void check_meta(const Checker& c, const json& meta, const std::string& p) {
       }
     }
   }
+  if (meta.contains("key_reshapes")) {
+    // [[pattern, [dims...]], ...]: file tensors whose (renamed) key matches are viewed with that shape.
+    std::string q = child(p, "key_reshapes");
+    const json& v = meta["key_reshapes"];
+    if (!v.is_array()) c.error(q, "expected an array of [pattern, [dims...]] pairs, got " + describe(v));
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      std::string qi = child(q, std::to_string(i));
+      const json& rule = v[i];
+      if (!rule.is_array() || rule.size() != 2 || !rule[1].is_array() || rule[1].empty()) {
+        c.error(qi, "expected [pattern, [dims...]], got " + describe(rule));
+      }
+      const std::string pattern = c.string(rule[0], child(qi, "0"));
+      try {
+        std::regex re(pattern, std::regex::ECMAScript);
+      } catch (const std::regex_error& e) {
+        c.error(child(qi, "0"), "expected a regular expression (ECMAScript), got " + quote(pattern) + ": " + e.what());
+      }
+      std::size_t inferred = 0;
+      for (std::size_t d = 0; d < rule[1].size(); ++d) {
+        const json& dim = rule[1][d];
+        if (!dim.is_number_integer() || (dim.get<int64_t>() < 1 && dim.get<int64_t>() != -1)) {
+          c.error(child(child(qi, "1"), std::to_string(d)), "expected a positive size or -1, got " + describe(dim));
+        }
+        if (dim.get<int64_t>() == -1) ++inferred;
+      }
+      if (inferred > 1) c.error(child(qi, "1"), "at most one size may be -1");
+    }
+  }
 }
 
 std::vector<std::string> string_list(const Checker& c, const json& v, const std::string& p) {
@@ -394,7 +433,9 @@ WeightsEntry parse_weights(const Checker& c, const std::string& tag, const json&
   const bool has_full = j.contains("sha256");
   const bool has_prefix = j.contains("sha256_prefix");
   if (has_full && has_prefix) c.error(p, "give either \"sha256\" or \"sha256_prefix\", not both");
-  if (!has_full && !has_prefix && base == nullptr) {
+  // A Hub file is identified by the Hub itself (its ETag is the SHA-256 of an LFS file, verified
+  // while it streams): a pinned hash is optional there.
+  if (!has_full && !has_prefix && base == nullptr && !is_hub_url(w.url)) {
     c.error(p, "missing required field \"sha256\" (64 lowercase hex characters) or \"sha256_prefix\"");
   }
   if (has_full) {
@@ -610,11 +651,13 @@ void validate_entry(ModelEntry& entry, const std::string& origin) {
     if (w.tag == "DEFAULT") c.error(pt, "\"DEFAULT\" is reserved (it means the model's default tag)");
     if (!seen.insert(w.tag).second) c.error(pt, "duplicate weights tag " + quote(w.tag));
     check_url(c, w.url, child(pt, "url"));
-    if (w.sha256.empty()) c.error(pt, "missing sha256: every weights entry needs a hash or hash prefix");
+    if (w.sha256.empty() && !is_hub_url(w.url)) {
+      c.error(pt, "missing sha256: every weights entry needs a hash or hash prefix (hf:// entries may omit it)");
+    }
     const bool full_ok = !w.sha256.is_prefix && w.sha256.hex.size() == 64;
     const bool prefix_ok = w.sha256.is_prefix && w.sha256.hex.size() >= kMinPrefixLength &&
                            w.sha256.hex.size() < 64;
-    if (!is_lower_hex(w.sha256.hex) || !(full_ok || prefix_ok)) {
+    if (!w.sha256.empty() && (!is_lower_hex(w.sha256.hex) || !(full_ok || prefix_ok))) {
       c.error(child(pt, w.sha256.is_prefix ? "sha256_prefix" : "sha256"),
               w.sha256.is_prefix ? "expected " + std::to_string(kMinPrefixLength) +
                                        " to 63 lowercase hex characters, got " + quote(w.sha256.hex)

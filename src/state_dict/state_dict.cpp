@@ -118,6 +118,49 @@ StateDict state_dict(const torch::nn::Module& module) {
   return sd;
 }
 
+namespace {
+std::string shape_text(at::IntArrayRef shape) {
+  std::string s = "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+StateDict reshape_keys(const StateDict& sd, const LoadOptions& options) {
+  if (options.reshapes.empty()) return sd;
+  std::vector<std::regex> patterns;
+  for (const auto& rule : options.reshapes) {
+    try {
+      patterns.emplace_back(rule.pattern, std::regex::ECMAScript);
+    } catch (const std::regex_error& e) {
+      throw LoadError("reshape rule: pattern '" + rule.pattern + "' is not a valid regular expression (" + e.what() + ")");
+    }
+  }
+  StateDict out;
+  for (const auto& item : sd) {
+    at::Tensor t = item.value();
+    for (std::size_t i = 0; i < patterns.size(); ++i) {
+      if (!std::regex_match(item.key(), patterns[i])) continue;
+      const auto& want = options.reshapes[i].shape;
+      int64_t known = 1, inferred = 0;
+      for (int64_t d : want) {
+        if (d == -1) ++inferred;
+        else known *= d;
+      }
+      const bool fits = inferred <= 1 && known > 0 &&
+                        (inferred == 1 ? t.numel() % known == 0 : t.numel() == known);
+      if (!fits) {
+        throw LoadError("reshape rule '" + options.reshapes[i].pattern + "': key '" + item.key() + "' has shape " +
+                        shape_text(t.sizes()) + " (" + std::to_string(t.numel()) + " elements), which cannot become " +
+                        shape_text(want));
+      }
+      t = t.reshape(want);
+    }
+    out.insert(item.key(), t);
+  }
+  return out;
+}
+}  // namespace
+
 StateDict remap_keys(const StateDict& sd, const LoadOptions& options) {
   bool strip = options.strip_module_prefix && !sd.is_empty();
   const std::string module_prefix = kModulePrefix;
@@ -155,7 +198,7 @@ StateDict remap_keys(const StateDict& sd, const LoadOptions& options) {
     }
     out.insert(key, item.value());
   }
-  return out;
+  return reshape_keys(out, options);
 }
 
 LoadReport load_state_dict(torch::nn::Module& module, const StateDict& sd,

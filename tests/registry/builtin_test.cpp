@@ -82,9 +82,49 @@ TEST(RegistryBuiltin, HasAllTorchvisionClassificationModels) {
   std::sort(expected.begin(), expected.end());
   ASSERT_EQ(expected.size(), 80u);
   EXPECT_EQ(classification_names(r), expected);
-  std::size_t tags = 0;
-  for (const auto& n : classification_names(r)) tags += r.require(n).weights.size();
+  std::size_t tags = 0, hub = 0;
+  for (const auto& n : classification_names(r)) {
+    for (const auto& w : r.require(n).weights) (w.url.rfind("hf://", 0) == 0 ? hub : tags)++;
+  }
   EXPECT_EQ(tags, 115u);  // every weights tag of every Weights enum
+  EXPECT_EQ(hub, 62u);    // timm's weights on the Hub (registry/timm.json)
+}
+
+// registry/timm.json: timm's Hub weights as TIMM_* tags, with timm's
+// preprocessing and, for ConvNeXt, the key rules of timm's module layout.
+TEST(RegistryBuiltin, TimmEntries) {
+  Registry r = Registry::builtin();
+  const auto& m = r.require("resnet50");
+  EXPECT_EQ(m.default_tag, "IMAGENET1K_V2");  // timm.json adds tags, the default stays torchvision's
+  const auto& a1 = m.require_weights("TIMM_A1_IN1K");
+  EXPECT_EQ(a1.url, "hf://timm/resnet50.a1_in1k/model.safetensors");
+  EXPECT_TRUE(a1.sha256.empty());
+  EXPECT_EQ(a1.transforms.crop_size, 224);
+  EXPECT_EQ(a1.transforms.resize_size, 235);  // floor(224 / 0.95)
+  EXPECT_EQ(a1.transforms.interpolation, "bicubic");
+  EXPECT_EQ(a1.categories.size(), 1000u);
+  EXPECT_FALSE(a1.meta.contains("key_renames"));
+  EXPECT_EQ(a1.meta["timm"]["test_input_size"], nlohmann::json::array({3, 288, 288}));
+  const auto& a3 = m.require_weights("TIMM_A3_IN1K");
+  EXPECT_EQ(a3.transforms.crop_size, 160);
+  EXPECT_EQ(a3.transforms.resize_size, 168);  // floor(160 / 0.95)
+  const auto& tv = m.require_weights("TIMM_TV_IN1K");
+  EXPECT_EQ(tv.transforms.resize_size, 256);
+  EXPECT_EQ(tv.transforms.interpolation, "bilinear");
+  const auto& cx = r.require("convnext_tiny").require_weights("TIMM_FB_IN1K");
+  EXPECT_EQ(cx.url, "hf://timm/convnext_tiny.fb_in1k/model.safetensors");
+  EXPECT_EQ(cx.meta["key_renames"].size(), 16u);
+  EXPECT_EQ(cx.meta["key_reshapes"][0][1], nlohmann::json::array({-1, 1, 1}));
+  std::set<std::string> families;
+  for (const auto& n : r.names()) {
+    for (const auto& w : r.require(n).weights) {
+      if (w.url.rfind("hf://timm/", 0) == 0) families.insert(n);
+    }
+  }
+  EXPECT_EQ(families, (std::set<std::string>{"convnext_base", "convnext_large", "convnext_small", "convnext_tiny",
+                                             "resnet101", "resnet152", "resnet18", "resnet34", "resnet50",
+                                             "resnext101_32x8d", "resnext101_64x4d", "resnext50_32x4d",
+                                             "wide_resnet101_2", "wide_resnet50_2"}));
 }
 
 TEST(RegistryBuiltin, Vgg19Entry) {
@@ -141,6 +181,7 @@ TEST(RegistryBuiltin, PinnedValuesCarryTheirConfidence) {
   std::size_t full = 0, single = 0, sizes = 0, single_sizes = 0;
   for (const auto& n : r.names()) {
     for (const auto& w : r.require(n).weights) {
+      if (w.sha256.empty()) continue;  // hf:// entries: the Hub's ETag identifies the file
       if (!w.sha256.is_prefix) {
         ++full;
         EXPECT_THAT(w.hash_confidence, ::testing::AnyOf("multiple_sources", "single_source")) << n << ":" << w.tag;
@@ -253,6 +294,7 @@ TEST(RegistryBuiltin, EveryEntryIsUsable) {
     ASSERT_NE(m.find_weights("DEFAULT"), nullptr) << n;
     for (const auto& w : m.weights) {
       SCOPED_TRACE(n + "/" + w.tag);
+      if (w.url.rfind("hf://", 0) == 0) continue;  // timm's Hub weights: RegistryBuiltin.TimmEntries
       EXPECT_EQ(w.url.rfind("https://download.pytorch.org/models/", 0), 0u);
       EXPECT_TRUE(is_safe_file_name(w.file_name));
       EXPECT_TRUE(file_names.insert(w.file_name).second) << "two entries share " << w.file_name;
@@ -313,8 +355,10 @@ TEST(RegistryBuiltin, RequireWeightsListsKnownTags) {
   } catch (const RegistryError& e) {
     EXPECT_EQ(std::string(e.what()),
               "model \"resnet50\" has no weights \"IMAGENET1K_V3\"; did you mean \"IMAGENET1K_V1\" or "
-              "\"IMAGENET1K_V2\"?; known tags: IMAGENET1K_V1, IMAGENET1K_V2 (default), DEFAULT (defined in "
-              "built-in registry/resnet.json)");
+              "\"IMAGENET1K_V2\"?; known tags: IMAGENET1K_V1, IMAGENET1K_V2 (default), TIMM_A1H_IN1K, "
+              "TIMM_A1_IN1K, TIMM_A2_IN1K, TIMM_A3_IN1K, TIMM_AM_IN1K, TIMM_B1K_IN1K, TIMM_B2K_IN1K, TIMM_BT_IN1K, "
+              "TIMM_C1_IN1K, TIMM_C2_IN1K, TIMM_D_IN1K, TIMM_RAM_IN1K, TIMM_RA_IN1K, TIMM_TV2_IN1K, TIMM_TV_IN1K, "
+              "DEFAULT (defined in built-in registry/timm.json)");
   }
   EXPECT_EQ(r.require("resnet50").find_weights("imagenet1k_v1"), nullptr);
 }

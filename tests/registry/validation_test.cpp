@@ -129,7 +129,7 @@ TEST(RegistryValidation, MalformedPrefix) {
 
 TEST(RegistryValidation, UrlWithoutAllowedScheme) {
   EXPECT_EQ(add_error(with(kT1 + "/url", "ftp://example.invalid/m1.pth")),
-            "my.json: /models/m1/weights/T1/url: expected a URL starting with http://, https:// or file://, "
+            "my.json: /models/m1/weights/T1/url: expected a URL starting with http://, https://, file:// or hf://, "
             "got \"ftp://example.invalid/m1.pth\"");
   EXPECT_THAT(add_error(with(kT1 + "/url", "/tmp/m1.pth")),
               StartsWith("my.json: /models/m1/weights/T1/url: expected a URL starting with"));

@@ -20,6 +20,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -523,6 +524,14 @@ NginxServer::NginxServer(NginxOptions options) : options_(std::move(options)) {
       do {
         https_port_ = free_port();
       } while (https_port_ == http_port_);
+      extra_ports_.clear();
+      while (static_cast<int>(extra_ports_.size()) < options_.extra_ports) {
+        const int p = free_port();
+        if (p != http_port_ && p != https_port_ &&
+            std::find(extra_ports_.begin(), extra_ports_.end(), p) == extra_ports_.end()) {
+          extra_ports_.push_back(p);
+        }
+      }
       write_config(backend_->port());
       started = start_once(&why);
       if (!started && why.find("in use") == std::string::npos) break;  // not a port collision
@@ -544,7 +553,8 @@ NginxServer::~NginxServer() {
   fs::remove_all(dir_, ec);
 }
 
-void NginxServer::write_config(int backend_port) const {
+void NginxServer::write_config(int backend_port) {
+  ++generation_;
   const std::string d = dir_.string();
   std::ostringstream c;
   if (::geteuid() == 0) {
@@ -561,7 +571,7 @@ void NginxServer::write_config(int backend_port) const {
     << "http {\n"
     << "  default_type application/octet-stream;\n"
     << "  log_format mz '$status\\t$request_method\\t$uri\\t$request_uri\\t$http_range\\t"
-       "$http_if_range\\t$body_bytes_sent';\n"
+       "$http_if_range\\t$body_bytes_sent\\t$server_port\\t$http_authorization';\n"
     << "  access_log " << d << "/access.log mz;\n"
     << "  client_body_temp_path " << d << "/tmp/body;\n"
     << "  proxy_temp_path " << d << "/tmp/proxy;\n"
@@ -578,6 +588,8 @@ void NginxServer::write_config(int backend_port) const {
     << "    ssl_certificate_key " << key_.string() << ";\n"
     << "    root " << docroot_.string() << ";\n"
     << "    location / { }\n"
+    // Which configuration is loaded (reload() waits for the new number).
+    << "    location = /__mz_generation { return 200 '" << generation_ << "'; }\n"
     << "    location /slow/ { alias " << docroot_.string() << "/; limit_rate " << options_.slow_rate
     << "; }\n"
     // /rate/<bytes per second, nginx syntax>/<p>: a per-connection cap chosen by the URL.
@@ -601,7 +613,9 @@ void NginxServer::write_config(int backend_port) const {
     c << "    location " << loc << " { proxy_pass http://127.0.0.1:" << backend_port
       << "; proxy_buffering off; proxy_read_timeout 10s; }\n";
   }
-  c << "  }\n}\n";
+  c << "  }\n";
+  if (options_.extra_config) c << options_.extra_config(*this);
+  c << "}\n";
   std::ofstream out(dir_ / "nginx.conf");
   out << c.str();
 }
@@ -657,8 +671,10 @@ bool NginxServer::start_once(std::string* why) {
     // The pid file is written after the listening sockets are bound, so
     // connecting then reaches this nginx, not whoever else had the port.
     const std::string pid_text = read_all(pid_file);
+    bool extra_ready = true;
+    for (int p : extra_ports_) extra_ready = extra_ready && can_connect(p);
     if (!pid_text.empty() && std::atol(pid_text.c_str()) == pid && can_connect(http_port_) &&
-        can_connect(https_port_)) {
+        can_connect(https_port_) && extra_ready) {
       return true;
     }
     std::this_thread::sleep_for(10ms);
@@ -685,6 +701,71 @@ void NginxServer::stop() {
   }
   ::kill(-pid, SIGKILL);
   ::waitpid(pid, &status, 0);
+}
+
+namespace {
+/// The body of GET `path` on 127.0.0.1:`port` ("" on any failure).
+std::string get_body(int port, const std::string& path) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return "";
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  timeval tv{2, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::string answer;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+    const std::string req = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+    if (send_all(fd, req.data(), req.size())) {
+      char buf[4096];
+      ssize_t n;
+      while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) answer.append(buf, static_cast<std::size_t>(n));
+    }
+  }
+  ::close(fd);
+  const auto body = answer.find("\r\n\r\n");
+  return body == std::string::npos ? std::string() : answer.substr(body + 4);
+}
+}  // namespace
+
+/// How many processes have `parent` as their parent (nginx's workers).
+int worker_count(long parent) {
+  int n = 0;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(entry.path() / "stat");
+    std::string stat;
+    std::getline(in, stat);
+    const auto close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(stat.substr(close + 2));
+    std::string state;
+    long ppid = 0;
+    rest >> state >> ppid;
+    if (ppid == parent && state != "Z") ++n;
+  }
+  return n;
+}
+
+void NginxServer::reload() {
+  write_config(backend_->port());
+  const std::string want = std::to_string(generation_);
+  { std::ofstream truncate(dir_ / "error.log", std::ios::trunc); }
+  if (pid_ <= 0 || ::kill(static_cast<pid_t>(pid_), SIGHUP) != 0) {
+    throw std::runtime_error("NginxServer::reload: nginx is not running");
+  }
+  // Done when the new configuration answers and the old worker has left
+  // (until then it may still accept connections with the old configuration).
+  const auto deadline = std::chrono::steady_clock::now() + 15s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (get_body(http_port_, "/__mz_generation") == want && worker_count(pid_) == 1) return;
+    std::this_thread::sleep_for(10ms);
+  }
+  throw std::runtime_error("NginxServer::reload: nginx did not load the new configuration within 15 s:\n" +
+                           read_all(dir_ / "error.log"));
 }
 
 std::string NginxServer::http_url() const { return "http://127.0.0.1:" + std::to_string(http_port_); }
@@ -740,7 +821,7 @@ std::vector<AccessLogEntry> NginxServer::access_log() const {
       if (tab == std::string::npos) break;
       start = tab + 1;
     }
-    if (f.size() != 7) continue;
+    if (f.size() != 7 && f.size() != 9) continue;
     AccessLogEntry e;
     e.status = std::atoi(f[0].c_str());
     e.method = f[1];
@@ -749,6 +830,10 @@ std::vector<AccessLogEntry> NginxServer::access_log() const {
     e.range = field(f[4]);
     e.if_range = field(f[5]);
     e.body_bytes = std::strtoull(f[6].c_str(), nullptr, 10);
+    if (f.size() == 9) {
+      e.port = std::atoi(f[7].c_str());
+      e.authorization = field(f[8]);
+    }
     out.push_back(std::move(e));
   }
   return out;

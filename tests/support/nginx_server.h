@@ -51,6 +51,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -66,7 +67,11 @@ struct AccessLogEntry {
   std::string range;           ///< the Range request header, "" when absent
   std::string if_range;        ///< the If-Range request header, "" when absent
   uint64_t body_bytes = 0;     ///< body bytes sent
+  int port = 0;                ///< the port the request arrived on (tells the server blocks apart)
+  std::string authorization;   ///< the Authorization request header, "" when absent
 };
+
+class NginxServer;
 
 /// Settings of an NginxServer.
 struct NginxOptions {
@@ -76,6 +81,11 @@ struct NginxOptions {
   int retry_after_seconds = 1;
   /// nginx limit_rate for /slow/ (bytes per second; nginx syntax, e.g. "32k").
   std::string slow_rate = "32k";
+  /// How many more free loopback ports to reserve for `extra_config` (NginxServer::extra_port).
+  int extra_ports = 0;
+  /// Text added inside `http { }` (further `server` blocks listening on the
+  /// extra ports), produced anew for the first start and every reload().
+  std::function<std::string(const NginxServer&)> extra_config;
 };
 
 /// A running nginx (master + one worker) on 127.0.0.1, on free ports.
@@ -135,13 +145,20 @@ class NginxServer {
   /// Forgets how many requests each /flaky/, /truncate/, /stall/ and /reset/ URI has seen.
   void reset_counters();
 
+  /// Writes the configuration again (calling NginxOptions::extra_config) and
+  /// has nginx load it (SIGHUP); returns once new connections get the new
+  /// configuration. Throws std::runtime_error when nginx refuses it.
+  void reload();
+  /// The i-th extra port (NginxOptions::extra_ports).
+  int extra_port(int i) const { return extra_ports_.at(static_cast<std::size_t>(i)); }
+
   int http_port() const { return http_port_; }    ///< plain HTTP port
   int https_port() const { return https_port_; }  ///< HTTPS port
   long pid() const { return pid_; }                ///< nginx master process id
 
  private:
   class Backend;
-  void write_config(int backend_port) const;
+  void write_config(int backend_port);
   bool start_once(std::string* why);
   void stop();
 
@@ -153,6 +170,8 @@ class NginxServer {
   std::filesystem::path key_;
   int http_port_ = 0;
   int https_port_ = 0;
+  std::vector<int> extra_ports_;
+  int generation_ = 0;  ///< configurations written so far
   long pid_ = -1;
   std::unique_ptr<Backend> backend_;
 };

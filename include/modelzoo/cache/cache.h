@@ -31,6 +31,8 @@ struct CacheOptions {
   /// bytes that changed in place with size and mtime unchanged (bit rot).
   /// MODELZOO_VERIFY=full. Costs one read of the file per load.
   bool verify_full = false;
+  /// The Hugging Face Hub's cache (cache/hf_cache.h); default_hf_cache_root() in from_env().
+  std::filesystem::path hf_root;
   /// MODELZOO_CACHE, else $TORCH_HOME/hub/checkpoints, else
   /// $XDG_CACHE_HOME/torch/hub/checkpoints, else ~/.cache/torch/hub/checkpoints;
   /// plus MODELZOO_READONLY_CACHES (':'-separated) and MODELZOO_VERIFY
@@ -182,5 +184,13 @@ class Cache {
 
 /// `<file>.mzstamp`.
 std::filesystem::path stamp_path(const std::filesystem::path& file);
+
+/// The digest that the stamp file `stamp` records for `file`, when it still
+/// matches the file's size and mtime (and boot, for a non-durable stamp); a
+/// stamp kept elsewhere than beside the file (the Hub cache keeps them in `.locks/`).
+std::optional<std::string> read_stamp_file(const std::filesystem::path& stamp, const std::filesystem::path& file);
+/// Writes such a stamp atomically. Throws CacheError naming the files.
+void write_stamp_file(const std::filesystem::path& stamp, const std::filesystem::path& file,
+                      const std::string& sha256, bool durable = true);
 
 }  // namespace modelzoo::cache

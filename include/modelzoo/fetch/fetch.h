@@ -84,6 +84,25 @@ struct Progress {
   bool waiting = false;
 };
 
+/// Where and as whom `hf://` sources reach the Hugging Face Hub (fetch/hf.h).
+struct HfOptions {
+  /// Endpoints tried in order, each speaking the Hub's resolve protocol:
+  /// MODELZOO_HF_MIRROR (','-separated) first, then HF_ENDPOINT (default
+  /// https://huggingface.co). A mirror (an internal proxy) is asked first;
+  /// any failure moves on to the next endpoint.
+  std::vector<std::string> endpoints{"https://huggingface.co"};
+  /// Bearer token: HF_TOKEN, else the file HF_TOKEN_PATH, else $HF_HOME/token
+  /// (~/.cache/huggingface/token), as huggingface_hub reads it. Sent to the
+  /// endpoints only, never to a host they redirect to.
+  std::string token;
+  /// Where the token came from ("HF_TOKEN", the token file's path), for messages.
+  std::string token_origin;
+  /// HF_HUB_OFFLINE=1: Hub sources resolve from the cache (refs/) only.
+  bool offline = false;
+  /// Reads the variables above. Throws FetchError naming a malformed endpoint.
+  static HfOptions from_env();
+};
+
 /// How to download. Plain data; from_env() reads the environment once.
 struct FetchOptions {
   /// The cap of `connections`.
@@ -116,6 +135,8 @@ struct FetchOptions {
   /// Chosen automatically where flock cannot be trusted (network
   /// filesystems, see cache::locks_are_reliable); docs/cache.md explains.
   bool private_partials = false;
+  /// The Hub's endpoints, token and offline switch (HfOptions::from_env() in from_env()).
+  HfOptions hf;
   /// MODELZOO_OFFLINE (truthy), MODELZOO_MIRROR (','-separated), SSL_CERT_FILE
   /// (libcurl does not read it by itself, so it becomes ca_file here),
   /// MODELZOO_CONNECTIONS (1..16), MODELZOO_TIMEOUT (seconds, 1..86400: the

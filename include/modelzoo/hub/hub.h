@@ -69,7 +69,12 @@ Classifier get_model(const std::string& name, const Weights& weights = Weights::
 fetch::FetchResult fetch_weights(const std::string& name, const Weights& weights,
                                  const HubOptions& options = default_hub_options());
 
-/// The registry entry a request resolves to (nullptr for None/File/Url).
+/// Fetches (or finds) the file of one request: an `hf://` URL through the
+/// Hub's protocol into the Hub's cache (fetch/hf.h), any other URL into
+/// torch.hub's cache (fetch_to_cache).
+fetch::FetchResult fetch_source(const fetch::FetchRequest& request, const HubOptions& options);
+
+/// The registry entry a request resolves to (nullptr for None/File/Url/Hub).
 const registry::WeightsEntry* resolve_weights_entry(const std::string& name, const Weights& weights,
                                                     const HubOptions& options);
 

@@ -11,7 +11,7 @@ namespace modelzoo {
 /// Which weights a model gets.
 class Weights {
  public:
-  enum class Kind { None, Default, Tag, Url, File };
+  enum class Kind { None, Default, Tag, Url, File, Hub };
   /// Random initialisation (`weights=None`).
   static Weights none() { return Weights(Kind::None); }
   /// The registry's default weights (`weights="DEFAULT"`, pretrained=true).
@@ -25,9 +25,16 @@ class Weights {
                      bool sha256_is_prefix = false);
   /// A local file used in place (never copied); `sha256` optional.
   static Weights file(std::filesystem::path path, std::string sha256 = "");
+  /// A file on the Hugging Face Hub, `hf://ORG/NAME[@REVISION]/PATH`
+  /// (fetch/hf.h), cached in the Hub's own cache. The Hub's ETag (the
+  /// SHA-256 of an LFS file) is verified while it streams; `sha256`
+  /// (optional, 64 hex digits) pins the content as well. Throws Error for a
+  /// malformed source.
+  static Weights hub(std::string uri, std::string sha256 = "");
   /// Parses "none" | "default" | "DEFAULT" | a tag | "file:PATH" |
   /// "http(s)://URL#sha256=HEX" | "file://URL#sha256=HEX" (HEX: 64 digits, or
-  /// a prefix of 8 to 63). Throws Error for a URL without a valid "#sha256=".
+  /// a prefix of 8 to 63) | "hf://ORG/NAME[@REVISION]/PATH[#sha256=HEX]".
+  /// Throws Error for a URL without a valid "#sha256=" or a malformed hf:// source.
   static Weights parse(const std::string& spec);
 
   Kind kind() const { return kind_; }
@@ -35,7 +42,7 @@ class Weights {
   const std::string& sha256() const { return sha256_; }
   bool sha256_is_prefix() const { return sha256_is_prefix_; }
   const std::string& file_name() const { return file_name_; }
-  /// "none", "DEFAULT", the tag, the sanitised URL or the path.
+  /// "none", "DEFAULT", the tag, the sanitised URL, the path or the hf:// source.
   std::string describe() const;
 
  private:

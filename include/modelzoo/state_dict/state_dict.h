@@ -53,11 +53,22 @@ struct RenameRule {
   std::string replacement;  ///< e.g. "features.$1.$2"
 };
 
+/// A reshape of a file tensor: every (renamed) key matching `pattern`
+/// (ECMAScript regex, whole key) is viewed with `shape` (one -1 may stand for
+/// the remaining size); the number of elements must stay the same. For files
+/// that store a parameter flat, e.g. timm's ConvNeXt `gamma` (C) for
+/// torchvision's `layer_scale` (C x 1 x 1).
+struct ReshapeRule {
+  std::string pattern;          ///< e.g. R"(features\.\d+\.\d+\.layer_scale)"
+  std::vector<int64_t> shape;   ///< e.g. {-1, 1, 1}
+};
+
 /// How to load.
 struct LoadOptions {
   bool strict = true;                  ///< throw LoadError unless report.ok()
   bool strip_module_prefix = true;     ///< "module.x" -> "x" when every key has it
   std::vector<RenameRule> renames;     ///< applied in order, before matching
+  std::vector<ReshapeRule> reshapes;   ///< applied after the renames, before matching
   /// Parameters and buffers take the file tensor's storage when dtype,
   /// device and shape match and it is contiguous (zero copy); else copy_.
   bool alias = true;
@@ -102,9 +113,10 @@ StateDict state_dict(const torch::nn::Module& module);
 LoadReport load_state_dict(torch::nn::Module& module, const StateDict& sd,
                            const LoadOptions& options = {});
 
-/// Applies the renames (and module-prefix stripping) of `options` to `sd`,
-/// keeping the order. Throws LoadError for an invalid pattern, a rename to an
-/// empty key, or two keys renamed to the same one.
+/// Applies the renames (and module-prefix stripping), then the reshapes, of
+/// `options` to `sd`, keeping the order. Throws LoadError for an invalid
+/// pattern, a rename to an empty key, two keys renamed to the same one, or a
+/// reshape that does not fit the tensor (naming the key and both shapes).
 StateDict remap_keys(const StateDict& sd, const LoadOptions& options);
 
 }  // namespace modelzoo::state_dict
