@@ -146,7 +146,8 @@ std::string HubServer::config(const NginxServer& n) const {
   c << "  }\n"
     << "  server {\n"
     << "    listen 127.0.0.1:" << n.extra_port(1) << ";\n"
-    << "    location /blobs/ { root " << root << "/cdn; }\n"
+    << "    location /blobs/ { root " << root << "/cdn; "
+    << (cdn_rate_.empty() ? std::string() : "limit_rate " + cdn_rate_ + "; ") << "}\n"
     << "  }\n";
   return c.str();
 }

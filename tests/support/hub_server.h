@@ -50,6 +50,10 @@ class HubServer {
   /// Adds nginx `location` blocks of the test's own to the Hub's server block
   /// (answers with unusual headers). Visible after apply().
   void add_locations(const std::string& text) { raw_ += text; }
+  /// Limits the CDN's sending rate per connection (nginx `limit_rate`, e.g.
+  /// "2m" for 2 MiB/s; "" for none), so a test can stop a download midway.
+  /// Visible after apply().
+  void set_cdn_rate(const std::string& rate) { cdn_rate_ = rate; }
   /// Writes the configuration and reloads nginx.
   void apply();
 
@@ -78,6 +82,7 @@ class HubServer {
   std::map<std::string, Repo> repos_;
   int commits_made_ = 0;
   std::string raw_;
+  std::string cdn_rate_;
   std::unique_ptr<NginxServer> nginx_;
 };
 
