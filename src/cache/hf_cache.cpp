@@ -298,6 +298,8 @@ void HfCache::link(const std::string& repo, const std::string& commit, const std
   std::error_code ec;
   fs::create_directories(pointer.parent_path(), ec);
   if (ec) throw CacheError("cannot create " + pointer.parent_path().string() + ": " + ec.message());
+  // @huggingface/hub's cache scanner refuses a repository folder without refs/ (even an empty one).
+  fs::create_directories(repo_dir(repo) / "refs", ec);
   // Relative, so that the cache can be moved or mounted elsewhere: one "../"
   // per directory between the pointer and the repository folder.
   const fs::path relative = fs::relative(blob, pointer.parent_path(), ec);

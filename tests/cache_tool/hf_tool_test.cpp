@@ -70,7 +70,8 @@ TEST_F(HfTool, VerifyRehashesBlobsAndNamesTheSnapshotFilesOfABadOne) {
 
   auto run = tool({"--json", "verify"});
   ASSERT_EQ(run.exit_code, 0) << run.err << run.out;
-  auto results = hub_results(run.doc());
+  const json listed = run.doc();
+  auto results = hub_results(listed);
   ASSERT_EQ(results.size(), 2u) << run.out;
   for (const auto& f : results) {
     if (f["etag"] == r.etag) {
@@ -178,7 +179,8 @@ TEST_F(HfTool, PruneRemovesStaleIncompleteBlobsUnreferencedBlobsAndFreeLocks) {
   run = tool({"--json", "prune", "--partials", "--unreferenced", "--stale-locks"});
   ASSERT_EQ(run.exit_code, 0) << run.err;
   std::set<std::string> removed;
-  for (const auto& e : run.doc()["removed"]) removed.insert(e["path"].get<std::string>());
+  const json doc = run.doc();
+  for (const auto& e : doc["removed"]) removed.insert(e["path"].get<std::string>());
   EXPECT_TRUE(removed.count((blobs / (stale + ".incomplete")).string())) << run.out;
   EXPECT_TRUE(removed.count((blobs / orphan).string())) << run.out;
   EXPECT_TRUE(removed.count((locks / (stale + ".lock")).string())) << run.out;
@@ -228,7 +230,8 @@ TEST_F(HfTool, PackAndUnpackCarryBlobsSnapshotLinksAndRefs) {
   // Unpacking again finds everything present.
   run = box_.tool({"--hf-cache-dir", other.string(), "--json", "unpack", bundle.string()});
   ASSERT_EQ(run.exit_code, 0) << run.err;
-  for (const auto& b : run.doc()["hub"][0]["blobs"]) EXPECT_EQ(b["status"], "present");
+  const json again = run.doc();
+  for (const auto& b : again["hub"][0]["blobs"]) EXPECT_EQ(b["status"], "present");
 
   // A bundle whose blob bytes were changed is refused, and nothing is written.
   std::string tar = read_file(bundle);

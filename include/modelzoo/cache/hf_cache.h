@@ -185,7 +185,8 @@ class HfCache {
   HfLookup find(const std::string& repo, const std::string& revision, const std::string& path) const;
 
   /// Makes snapshots/<commit>/<path> a relative symlink to blobs/<etag>
-  /// (replacing whatever was there, atomically). Throws CacheError.
+  /// (replacing whatever was there, atomically), and creates refs/ when it
+  /// is missing (@huggingface/hub's scanner requires the folder). Throws CacheError.
   void link(const std::string& repo, const std::string& commit, const std::string& path,
             const std::string& etag) const;
 
