@@ -657,68 +657,36 @@ HfStagedBlob HfCache::stage_blob(const std::string& repo, const std::string& eta
     want.sha256_is_prefix = false;
   }
   // Staged through the torch.hub-layout code with blobs/ as its root: the
-  // same hashing, size checks and cleanup; published here, with the Hub's lock.
+  // same hashing, size checks and cleanup; published by HfStagedBlob, under
+  // the Hub's lock (StagedFile::publish, which would use `staging`, is never called).
   const Cache staging(CacheOptions{blob.parent_path(), {}});
-  StagedFile staged = stage_verified(staging, etag, want, source, label);
   HfStagedBlob out;
   out.cache_ = this;
   out.repo_ = repo;
   out.etag_ = etag;
-  out.sha256_ = staged.sha256();
-  out.size_ = staged.size();
-  out.target_ = blob;
-  out.temp_ = staged.release();
+  out.staged_ = stage_verified(staging, etag, want, source, label);
   return out;
 }
 
-HfStagedBlob::~HfStagedBlob() {
-  if (!temp_.empty()) {
-    std::error_code ec;
-    fs::remove(temp_, ec);
-  }
-}
-
-HfStagedBlob::HfStagedBlob(HfStagedBlob&& o) noexcept
-    : cache_(o.cache_), repo_(std::move(o.repo_)), etag_(std::move(o.etag_)), sha256_(std::move(o.sha256_)),
-      target_(std::move(o.target_)), temp_(std::move(o.temp_)), size_(o.size_) {
-  o.temp_.clear();
-}
-
-HfStagedBlob& HfStagedBlob::operator=(HfStagedBlob&& o) noexcept {
-  if (this != &o) {
-    if (!temp_.empty()) {
-      std::error_code ec;
-      fs::remove(temp_, ec);
-    }
-    cache_ = o.cache_;
-    repo_ = std::move(o.repo_);
-    etag_ = std::move(o.etag_);
-    sha256_ = std::move(o.sha256_);
-    target_ = std::move(o.target_);
-    temp_ = std::move(o.temp_);
-    size_ = o.size_;
-    o.temp_.clear();
-  }
-  return *this;
-}
-
 fs::path HfStagedBlob::publish() {
-  if (temp_.empty() || cache_ == nullptr) {
-    throw CacheError("cannot publish " + target_.string() + ": nothing staged (already published?)");
+  const fs::path temp = staged_.temp();
+  const fs::path& target = staged_.target();
+  if (temp.empty() || cache_ == nullptr) {
+    throw CacheError("cannot publish " + target.string() + ": nothing staged (already published?)");
   }
   const fs::path lock_target = cache_->lock_target(repo_, etag_);
   EntryLock lock(lock_target);
   std::error_code ec;
   fs::remove(cache_->blob_stamp_path(repo_, etag_), ec);
-  fs::rename(temp_, target_, ec);
+  fs::rename(temp, target, ec);
   if (ec) {
-    throw CacheError("cannot move the verified " + temp_.string() + " to " + target_.string() + ": " + ec.message());
+    throw CacheError("cannot move the verified " + temp.string() + " to " + target.string() + ": " + ec.message());
   }
-  temp_.clear();
-  fs::remove(fs::path(target_.string() + kIncomplete), ec);
+  staged_.release();  // moved into place: the temporary is no longer ours to remove
+  fs::remove(fs::path(target.string() + kIncomplete), ec);
   fs::remove(fs::path(lock_target.string() + ".incomplete.meta"), ec);
-  if (etag_ == sha256_) cache_->stamp_blob(repo_, etag_, sha256_);
-  return target_;
+  if (etag_ == staged_.sha256()) cache_->stamp_blob(repo_, etag_, staged_.sha256());
+  return target;
 }
 
 }  // namespace modelzoo::cache

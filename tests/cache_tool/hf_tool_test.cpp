@@ -20,13 +20,8 @@ using namespace ct_test;
 using mz_test::HubServer;
 using ::testing::HasSubstr;
 
-class HfTool : public ::testing::Test {
+class HfTool : public mz_test::HubSuite {
  protected:
-  static void SetUpTestSuite() { hub_ = new HubServer(); }
-  static void TearDownTestSuite() {
-    delete hub_;
-    hub_ = nullptr;
-  }
   void SetUp() override {
     hf_dir_ = box_.dir() / "hub";
     options_.hf.endpoints = {hub_->endpoint()};
@@ -43,12 +38,10 @@ class HfTool : public ::testing::Test {
   }
   fs::path repo_dir(const std::string& repo) const { return mz::cache::HfCache(hf_dir_).repo_dir(repo); }
 
-  static HubServer* hub_;
   Sandbox box_;
   fs::path hf_dir_;
   mz::fetch::FetchOptions options_;
 };
-HubServer* HfTool::hub_ = nullptr;
 
 /// The result items of a verify document that are Hub blobs.
 std::vector<json> hub_results(const json& doc) {

@@ -42,13 +42,8 @@ std::string read_file(const fs::path& p) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-class HfFetch : public ::testing::Test {
+class HfFetch : public mz_test::HubSuite {
  protected:
-  static void SetUpTestSuite() { hub_ = new HubServer(); }
-  static void TearDownTestSuite() {
-    delete hub_;
-    hub_ = nullptr;
-  }
   void SetUp() override {
     root_ = hub_->nginx().scratch_dir(::testing::UnitTest::GetInstance()->current_test_info()->name()) / "hub";
     fs::remove_all(root_);
@@ -70,11 +65,9 @@ class HfFetch : public ::testing::Test {
     ADD_FAILURE() << uri << " did not fail";
     return "";
   }
-  static HubServer* hub_;
   fs::path root_;
   mz::fetch::FetchOptions options_;
 };
-HubServer* HfFetch::hub_ = nullptr;
 
 TEST_F(HfFetch, LfsFileComesFromTheCdnIntoTheHubLayout) {
   const std::string weights = random_bytes(300000, 1), config = "{\"architecture\": \"resnet50\"}\n";

@@ -42,6 +42,8 @@ std::string quote_revision(const std::string& s) {
 
 }  // namespace
 
+HubServer* HubSuite::hub_ = nullptr;
+
 std::string HubServer::sha256_hex(const std::string& bytes) { return digest_hex(EVP_sha256(), bytes); }
 
 std::string HubServer::git_blob_id(const std::string& bytes) {

@@ -14,6 +14,8 @@
 /// move a branch between two runs. Requests are told apart by port in
 /// nginx().access_log(); hub_requests() and cdn_requests() filter them.
 
+#include <gtest/gtest.h>
+
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -84,6 +86,18 @@ class HubServer {
   std::string raw_;
   std::string cdn_rate_;
   std::unique_ptr<NginxServer> nginx_;
+};
+
+/// A fixture whose tests share one HubServer, started before the suite's
+/// first test and stopped after its last (`hub_`).
+class HubSuite : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { hub_ = new HubServer(); }
+  static void TearDownTestSuite() {
+    delete hub_;
+    hub_ = nullptr;
+  }
+  static HubServer* hub_;
 };
 
 }  // namespace mz_test

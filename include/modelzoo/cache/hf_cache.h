@@ -123,28 +123,20 @@ class HfCache;
 /// becomes visible. Removed on destruction unless published.
 class HfStagedBlob {
  public:
-  HfStagedBlob() = default;
-  ~HfStagedBlob();
-  HfStagedBlob(HfStagedBlob&& other) noexcept;
-  HfStagedBlob& operator=(HfStagedBlob&& other) noexcept;
-  HfStagedBlob(const HfStagedBlob&) = delete;
-  HfStagedBlob& operator=(const HfStagedBlob&) = delete;
-
   /// Renames the file to `blobs/<etag>` under huggingface_hub's lock, drops an
   /// `.incomplete` download of the same blob, and stamps a SHA-256 blob.
   /// Returns the blob's path. Throws CacheError naming both paths.
   std::filesystem::path publish();
 
-  const std::filesystem::path& target() const { return target_; }  ///< blobs/<etag>
-  const std::string& sha256() const { return sha256_; }            ///< of the bytes
-  uint64_t size() const { return size_; }                          ///< bytes
+  const std::filesystem::path& target() const { return staged_.target(); }  ///< blobs/<etag>
+  const std::string& sha256() const { return staged_.sha256(); }            ///< of the bytes
+  uint64_t size() const { return staged_.size(); }                          ///< bytes
 
  private:
   friend class HfCache;
   const HfCache* cache_ = nullptr;
-  std::string repo_, etag_, sha256_;
-  std::filesystem::path target_, temp_;
-  uint64_t size_ = 0;
+  std::string repo_, etag_;
+  StagedFile staged_;  ///< the verified temporary file (removed with it unless published)
 };
 
 /// Access to a Hub cache (a writable root plus read-only roots). Holds no global state.
