@@ -5,6 +5,7 @@
 #include <set>
 
 #include "modelzoo/cache/cache.h"
+#include "modelzoo/cache/hf_cache.h"
 #include "modelzoo/error.h"
 #include "modelzoo/fetch/fetch.h"
 
@@ -95,7 +96,84 @@ json weights_json(const mz::registry::WeightsEntry& w) {
   return j;
 }
 
+/// `check` (one of hf_cache.h's), its CacheError turned into the manifest's FormatError at `path`.
+template <typename F>
+void checked(const Reader& r, const std::string& path, F&& check) {
+  try {
+    check();
+  } catch (const mz::CacheError& e) {
+    r.fail(path, e.what());
+  }
+}
+
+std::vector<HubRepo> parse_hub(const Reader& r, const json& hub) {
+  if (!hub.is_array()) r.fail("/hub", "expected an array, got " + Reader::kind(hub));
+  std::vector<HubRepo> out;
+  std::set<std::string> repos;
+  for (std::size_t i = 0; i < hub.size(); ++i) {
+    const std::string p = "/hub/" + std::to_string(i);
+    const json& jh = r.object(hub[i], p, {"repo", "refs", "blobs", "snapshots"});
+    HubRepo h;
+    h.repo = r.string(r.required(jh, p, "repo"), p + "/repo");
+    checked(r, p + "/repo", [&] { mz::cache::check_repo_id(h.repo); });
+    if (!repos.insert(h.repo).second) r.fail(p + "/repo", "repository \"" + h.repo + "\" is listed twice");
+    std::set<std::string> etags;
+    const json& blobs = r.required(jh, p, "blobs");
+    if (!blobs.is_array()) r.fail(p + "/blobs", "expected an array, got " + Reader::kind(blobs));
+    for (std::size_t k = 0; k < blobs.size(); ++k) {
+      const std::string q = p + "/blobs/" + std::to_string(k);
+      const json& jb = r.object(blobs[k], q, {"etag", "size", "sha256"});
+      HubBlob b;
+      b.etag = r.string(r.required(jb, q, "etag"), q + "/etag");
+      checked(r, q + "/etag", [&] { mz::cache::check_etag(b.etag); });
+      b.size = r.count(r.required(jb, q, "size"), q + "/size");
+      b.sha256 = r.string(r.required(jb, q, "sha256"), q + "/sha256");
+      if (!is_hex64(b.sha256)) r.fail(q + "/sha256", "expected 64 lowercase hex characters, got \"" + b.sha256 + "\"");
+      if (is_hex64(b.etag) && b.etag != b.sha256) {
+        r.fail(q + "/sha256", "an LFS blob is named by its SHA-256: expected " + b.etag + ", got " + b.sha256);
+      }
+      if (!etags.insert(b.etag).second) r.fail(q + "/etag", "blob " + b.etag + " is listed twice");
+      h.blobs.push_back(std::move(b));
+    }
+    const json& snaps = r.required(jh, p, "snapshots");
+    if (!snaps.is_array()) r.fail(p + "/snapshots", "expected an array, got " + Reader::kind(snaps));
+    std::set<std::string> commits, files;
+    for (std::size_t k = 0; k < snaps.size(); ++k) {
+      const std::string q = p + "/snapshots/" + std::to_string(k);
+      const json& js = r.object(snaps[k], q, {"commit", "path", "etag"});
+      HubSnapshotFile f;
+      f.commit = r.string(r.required(js, q, "commit"), q + "/commit");
+      if (!mz::cache::is_commit_hash(f.commit)) r.fail(q + "/commit", "expected a 40-hex commit id, got \"" + f.commit + "\"");
+      f.path = r.string(r.required(js, q, "path"), q + "/path");
+      checked(r, q + "/path", [&] { mz::cache::check_repo_path(f.path); });
+      f.etag = r.string(r.required(js, q, "etag"), q + "/etag");
+      if (!etags.count(f.etag)) r.fail(q + "/etag", "blob " + f.etag + " is not in this repository's blobs");
+      if (!files.insert(f.commit + "/" + f.path).second) r.fail(q, "snapshot file listed twice");
+      commits.insert(f.commit);
+      h.snapshots.push_back(std::move(f));
+    }
+    if (jh.contains("refs")) {
+      const json& refs = jh["refs"];
+      if (!refs.is_object()) r.fail(p + "/refs", "expected an object, got " + Reader::kind(refs));
+      for (const auto& item : refs.items()) {
+        const std::string q = p + "/refs/" + item.key();
+        checked(r, q, [&] { mz::cache::check_revision(item.key()); });
+        if (mz::cache::is_commit_hash(item.key())) r.fail(q, "a ref name may not be a commit id");
+        const std::string c = r.string(item.value(), q);
+        if (!commits.count(c)) r.fail(q, "names commit " + c + ", of which no snapshot file is packed");
+        h.refs[item.key()] = c;
+      }
+    }
+    out.push_back(std::move(h));
+  }
+  return out;
+}
+
 }  // namespace
+
+std::string hub_member_name(const std::string& repo, const std::string& etag) {
+  return "hub/" + mz::cache::hf_repo_folder(repo) + "/" + etag;
+}
 
 json to_json(const Manifest& m) {
   json files = json::array();
@@ -106,12 +184,23 @@ json to_json(const Manifest& m) {
     }
     files.push_back({{"name", f.name}, {"size", f.size}, {"sha256", f.sha256}, {"entries", uses}});
   }
-  return {{"format", kFormat},
-          {"format_version", kFormatVersion},
-          {"created_by", m.created_by},
-          {"created", m.created},
-          {"files", files},
-          {"registry", m.registry}};
+  json doc = {{"format", kFormat},
+              {"format_version", kFormatVersion},
+              {"created_by", m.created_by},
+              {"created", m.created},
+              {"files", files},
+              {"registry", m.registry}};
+  if (!m.hub.empty()) {
+    json hub = json::array();
+    for (const auto& h : m.hub) {
+      json blobs = json::array(), snaps = json::array();
+      for (const auto& b : h.blobs) blobs.push_back({{"etag", b.etag}, {"size", b.size}, {"sha256", b.sha256}});
+      for (const auto& f : h.snapshots) snaps.push_back({{"commit", f.commit}, {"path", f.path}, {"etag", f.etag}});
+      hub.push_back({{"repo", h.repo}, {"refs", h.refs}, {"blobs", blobs}, {"snapshots", snaps}});
+    }
+    doc["hub"] = hub;
+  }
+  return doc;
 }
 
 Manifest parse_manifest(const std::string& text, const std::string& origin) {
@@ -122,7 +211,7 @@ Manifest parse_manifest(const std::string& text, const std::string& origin) {
   } catch (const json::parse_error& e) {
     throw FormatError(origin + ": invalid JSON: " + e.what());
   }
-  r.object(doc, "", {"format", "format_version", "created_by", "created", "files", "registry"});
+  r.object(doc, "", {"format", "format_version", "created_by", "created", "files", "registry", "hub"});
   const std::string format = r.string(r.required(doc, "", "format"), "/format");
   if (format != kFormat) r.fail("/format", std::string("expected \"") + kFormat + "\", got \"" + format + "\"");
   const json& version = r.required(doc, "", "format_version");
@@ -165,6 +254,7 @@ Manifest parse_manifest(const std::string& text, const std::string& origin) {
     }
     m.files.push_back(std::move(f));
   }
+  if (doc.contains("hub")) m.hub = parse_hub(r, doc["hub"]);
   if (doc.contains("registry")) {
     m.registry = doc["registry"];
     if (!m.registry.is_null() && !m.registry.is_object()) {

@@ -18,12 +18,22 @@
 ///   "registry": null
 /// }
 /// ```
+/// Hub entries (the Hugging Face Hub's cache, cache/hf_cache.h) travel in an
+/// optional `"hub"` list, one item per repository: its blobs (members named
+/// `hub/models--ORG--NAME/<etag>`), the snapshot files that point at them,
+/// and the refs naming the packed commits:
+/// ```json
+///   "hub": [{"repo": "timm/resnet50.a1_in1k", "refs": {"main": "0c5e…"},
+///            "blobs": [{"etag": "9f1c…", "size": 102170000, "sha256": "9f1c…"}],
+///            "snapshots": [{"commit": "0c5e…", "path": "model.safetensors", "etag": "9f1c…"}]}]
+/// ```
 /// `registry` is null when every packed entry is in the built-in registry,
 /// else a registry document (registry/README.md) defining the packed entries
 /// that came from user registries. URLs are sanitised (no credentials, no
 /// query tokens).
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -58,11 +68,35 @@ struct File {
   std::vector<Use> uses; ///< at least one
 };
 
+/// One blob of a Hub repository.
+struct HubBlob {
+  std::string etag;    ///< blob name (a 64-hex etag is the SHA-256)
+  uint64_t size = 0;
+  std::string sha256;  ///< full digest of the bytes
+};
+
+/// One snapshot file: `snapshots/<commit>/<path>` -> `blobs/<etag>`.
+struct HubSnapshotFile {
+  std::string commit, path, etag;
+};
+
+/// The packed part of one Hub repository.
+struct HubRepo {
+  std::string repo;                            ///< ORG/NAME
+  std::map<std::string, std::string> refs;     ///< ref name -> commit
+  std::vector<HubBlob> blobs;
+  std::vector<HubSnapshotFile> snapshots;
+};
+
+/// The tar member name of a Hub blob: "hub/models--ORG--NAME/<etag>".
+std::string hub_member_name(const std::string& repo, const std::string& etag);
+
 /// The manifest.
 struct Manifest {
   std::string created_by;  ///< "cache_tool <version>"
   std::string created;     ///< ISO 8601 UTC
   std::vector<File> files;
+  std::vector<HubRepo> hub;  ///< Hub entries (may be empty)
   nlohmann::json registry;  ///< null, or a registry document (format_version 1)
 };
 
@@ -70,7 +104,9 @@ struct Manifest {
 nlohmann::json to_json(const Manifest& m);
 
 /// Parses and checks a manifest: known fields only, right types, safe file
-/// names, 64-hex digests, no duplicate names. Throws modelzoo::FormatError
+/// names, 64-hex digests, no duplicate names; Hub entries with valid
+/// repository ids, commits, paths and etags, every snapshot file's blob
+/// listed, an LFS blob's sha256 equal to its etag. Throws modelzoo::FormatError
 /// "<origin>: <field>: expected …, got …".
 Manifest parse_manifest(const std::string& text, const std::string& origin);
 

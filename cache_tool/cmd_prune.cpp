@@ -1,16 +1,21 @@
 // `rm` and `prune`: removing cached files and cleaning up what interrupted
-// downloads, crashed writers and unused weights leave behind. Only the
-// writable root is touched; read-only caches never are.
+// downloads, crashed writers and unused weights leave behind, in the torch.hub
+// cache and in the Hugging Face Hub's. Only the writable roots are touched;
+// read-only caches never are.
 #include <sys/stat.h>
 
 #include <algorithm>
 #include <ctime>
+#include <functional>
+#include <map>
 #include <memory>
 #include <set>
 
 #include "commands.h"
+#include "hub.h"
 #include "modelzoo/cache/maintenance.h"
 #include "modelzoo/error.h"
+#include "modelzoo/fetch/hf.h"
 
 namespace cache_tool {
 
@@ -25,12 +30,57 @@ struct RmOptions {
   std::vector<std::string> specs;
 };
 
+/// Removes what a Hub selection names from the writable Hub cache: a file
+/// (and its blob when no other snapshot uses it), a revision, or a repository.
+json rm_hub(const Context& ctx, const HubSpec& spec, const std::string& label, bool* failed) {
+  const auto hf = hub_cache(ctx);
+  json r = {{"source", spec.text}, {"repo", spec.repo}, {"path", hf.repo_dir(spec.repo).string()}};
+  std::size_t removed = 0;
+  if (!spec.path.empty()) {
+    const std::string rev = spec.revision.empty() ? "main" : spec.revision;
+    removed = hf.remove_file(spec.repo, rev, spec.path);
+    r["path"] = (hf.repo_dir(spec.repo) / "snapshots").string();
+  } else {
+    removed = hf.remove(spec.repo, spec.revision);
+  }
+  r["files_removed"] = removed;
+  if (removed > 0) {
+    r["status"] = "removed";
+    ctx.say("removed  " + label + " from " + hf.repo_dir(spec.repo).string() + " (" + std::to_string(removed) +
+            " file(s))");
+    return r;
+  }
+  bool readonly = false;
+  for (const auto& root : hf.readonly_roots()) {
+    if (!select(hub_entries(mz::cache::HfCache(root)), spec).empty()) {
+      readonly = true;
+      r["path"] = (root / mz::cache::hf_repo_folder(spec.repo)).string();
+    }
+  }
+  r["status"] = readonly ? "readonly" : "absent";
+  *failed = true;
+  ctx.warn(readonly ? "cache_tool rm: " + label + " is only in the read-only Hub cache " + r["path"].get<std::string>() +
+                          "; not removed"
+                    : "cache_tool rm: " + label + " is not in the Hub cache (" + hf.repo_dir(spec.repo).string() + ")");
+  return r;
+}
+
 int run_rm(Context& ctx, const RmOptions& opt) {
   json results = json::array();
   bool failed = false;
   std::set<std::string> done;
   for (const auto& s : opt.specs) {
+    if (mz::fetch::is_hub_uri(s)) {
+      results.push_back(rm_hub(ctx, HubSpec::parse(s), s, &failed));
+      continue;
+    }
     for (const auto& t : resolve(ctx, Spec::parse(s))) {
+      if (mz::fetch::is_hub_uri(t.weights->url)) {
+        json r = rm_hub(ctx, hub_spec_of(t), t.label(), &failed);
+        r.update({{"model", t.model}, {"tag", t.weights->tag}});
+        results.push_back(r);
+        continue;
+      }
       const std::string& fn = t.weights->file_name;
       json r = {{"model", t.model}, {"tag", t.weights->tag}, {"file_name", fn}};
       const fs::path target = ctx.cache.target_path(fn);
@@ -76,6 +126,7 @@ struct PruneOptions {
   bool partials = false;
   bool stale_locks = false;
   bool unknown = false;
+  bool unreferenced = false;
   std::string older_than;
   std::string max_size;
   bool dry_run = false;
@@ -177,6 +228,20 @@ class Pruner {
     }
   }
 
+  /// One kind of Hub cache leftovers: `remove(dry_run)` lists (and unless
+  /// dry, removes) them; sizes are taken before anything goes.
+  void hub(const std::function<std::vector<fs::path>(bool)>& remove, const std::string& kind,
+           const std::string& reason) {
+    std::map<fs::path, uint64_t> sizes;
+    for (const auto& p : remove(true)) {
+      std::error_code ec;
+      const auto n = fs::file_size(p, ec);
+      sizes[p] = ec ? 0 : n;
+    }
+    if (sizes.empty()) return;
+    for (const auto& p : dry_ ? remove(true) : remove(false)) removed(p, kind, reason, sizes.count(p) ? sizes[p] : 0);
+  }
+
   json report(uint64_t size_after) const {
     return {{"command", "prune"},
             {"ok", true},
@@ -198,9 +263,10 @@ class Pruner {
 };
 
 int run_prune(Context& ctx, const PruneOptions& opt) {
-  if (!opt.partials && !opt.stale_locks && !opt.unknown && opt.older_than.empty() && opt.max_size.empty()) {
-    throw UsageError("prune: say what to remove: --partials, --stale-locks, --unknown, --older-than D and/or "
-                     "--max-size S (see cache_tool prune --help)");
+  if (!opt.partials && !opt.stale_locks && !opt.unknown && !opt.unreferenced && opt.older_than.empty() &&
+      opt.max_size.empty()) {
+    throw UsageError("prune: say what to remove: --partials, --stale-locks, --unknown, --unreferenced, "
+                     "--older-than D and/or --max-size S (see cache_tool prune --help)");
   }
   const int64_t older = opt.older_than.empty() ? -1 : parse_duration(opt.older_than, "--older-than");
   const bool limit_size = !opt.max_size.empty();
@@ -252,6 +318,20 @@ int run_prune(Context& ctx, const PruneOptions& opt) {
   }
   if (opt.stale_locks) p.stale_locks();
 
+  // The Hub's cache.
+  const auto hf = hub_cache(ctx);
+  if (opt.partials) {
+    p.hub([&](bool dry) { return hf.remove_stale_incomplete(dry); }, "hub-incomplete",
+          "interrupted Hub download (or a temporary file of a process that is gone)");
+  }
+  if (opt.unreferenced) {
+    p.hub([&](bool dry) { return hf.remove_unreferenced_blobs(dry); }, "hub-blob", "Hub blob no snapshot points at");
+  }
+  if (opt.stale_locks) {
+    p.hub([&](bool dry) { return hf.remove_stale_locks(dry); }, "hub-lock",
+          "Hub lock nobody holds, or a stamp or resume record of a blob that is gone");
+  }
+
   ctx.emit(p.report(total));
   ctx.say(std::string(opt.dry_run ? "would remove " : "removed ") + std::to_string(p.count()) + " file(s), " +
           human_size(p.freed()) + "; cached weights now " + human_size(total));
@@ -263,11 +343,15 @@ int run_prune(Context& ctx, const PruneOptions& opt) {
 Command add_rm(CLI::App& root) {
   auto opt = std::make_shared<RmOptions>();
   auto* app = root.add_subcommand("rm", "Remove cached weights (with their stamps and partial downloads)");
-  app->add_option("spec", opt->specs, "NAME[:TAG] (TAG defaults to the default weights; NAME:* = every tag)")
+  app->add_option("spec", opt->specs,
+                  "NAME[:TAG] (TAG defaults to the default weights; NAME:* = every tag), or from the Hub cache "
+                  "hf://ORG/NAME (the repository), hf://ORG/NAME@REV (a revision) or hf://ORG/NAME[@REV]/PATH "
+                  "(a file; its blob goes when no other snapshot uses it)")
       ->required();
   app->footer(
       "Read-only caches are never touched. Exit status 1 when an entry was not in the writable cache.\n"
-      "Example: cache_tool rm vgg19 resnet50:*");
+      "Example: cache_tool rm vgg19 resnet50:*\n"
+      "Example: cache_tool rm hf://timm/resnet50.a1_in1k@main/model.safetensors hf://acme/old-model");
   return {app, [opt](Context& ctx) { return run_rm(ctx, *opt); }};
 }
 
@@ -275,17 +359,20 @@ Command add_prune(CLI::App& root) {
   auto opt = std::make_shared<PruneOptions>();
   auto* app = root.add_subcommand("prune", "Clean the cache: leftovers, unknown files, old or excess weights");
   app->add_flag("--partials", opt->partials,
-                "interrupted downloads (unless in progress), abandoned temporary files, stamps of deleted files");
+                "interrupted downloads (unless in progress), abandoned temporary files, stamps of deleted files; "
+                "in the Hub cache: blobs/*.incomplete nobody is writing");
   app->add_flag("--stale-locks", opt->stale_locks,
-                "lock files no process holds (run it when no download is starting)");
+                "lock files no process holds (run it when no download is starting); in the Hub cache also "
+                ".locks/ stamps and resume records of blobs that are gone");
   app->add_flag("--unknown", opt->unknown, "files no registry entry names (other tools' files in a shared cache!)");
+  app->add_flag("--unreferenced", opt->unreferenced, "Hub cache blobs that no snapshot file points at");
   app->add_option("--older-than", opt->older_than, "weights not used for D (30d, 12h, 2w; last use = "
                                                    "later of access and modification time)");
   app->add_option("--max-size", opt->max_size,
                   "then remove least recently used weights until the cache holds at most S (500M, 20GiB)");
   app->add_flag("--dry-run,-n", opt->dry_run, "only print what would be removed");
   app->footer(
-      "Only the writable cache is touched. At least one selection option is required.\n"
+      "Only the writable caches (torch.hub's and the Hub's) are touched. At least one selection option is required.\n"
       "Example: cache_tool prune --partials --stale-locks\n"
       "Example: cache_tool prune --older-than 90d --max-size 50GiB --dry-run");
   return {app, [opt](Context& ctx) { return run_prune(ctx, *opt); }};

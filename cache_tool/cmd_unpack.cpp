@@ -14,7 +14,10 @@
 
 #include "bundle.h"
 #include "commands.h"
+#include "hub.h"
+#include "modelzoo/cache/hf_cache.h"
 #include "modelzoo/cache/publish.h"
+#include "modelzoo/cache/sha256.h"
 #include "modelzoo/error.h"
 #include "tar.h"
 
@@ -43,6 +46,13 @@ bool has_dotdot_component(const std::string& name) {
   return false;
 }
 
+/// "hub/<folder>/<name>": the shape of a Hub blob member (the manifest must list it exactly).
+bool is_hub_member(const std::string& name) {
+  if (name.rfind("hub/models--", 0) != 0) return false;
+  const auto slash = name.find('/', 4);
+  return slash != std::string::npos && slash + 1 < name.size() && name.find('/', slash + 1) == std::string::npos;
+}
+
 /// Refuses members that are not plain regular files with plain names.
 void check_member(const std::string& bundle_name, const tar::Member& m) {
   const std::string what = bundle_name + ": member \"" + m.name + "\" (header at byte " +
@@ -63,8 +73,9 @@ void check_member(const std::string& bundle_name, const tar::Member& m) {
     throw FormatError(what + " has a \"..\" path component; bundle members are plain file names. "
                              "Nothing was written");
   }
-  if (m.name.find('/') != std::string::npos) {
-    throw FormatError(what + " is in a subdirectory; bundle members are plain file names. Nothing was written");
+  if (m.name.find('/') != std::string::npos && !is_hub_member(m.name)) {
+    throw FormatError(what + " is in a subdirectory; bundle members are plain file names (Hub blobs: "
+                             "hub/models--ORG--NAME/<etag>). Nothing was written");
   }
 }
 
@@ -173,8 +184,11 @@ int run_unpack(Context& ctx, const UnpackOptions& opt) {
   const std::string origin = name + ":" + bundle::kManifestName;
   const bundle::Manifest manifest =
       bundle::parse_manifest(tar::read_member(bundle_path, *manifest_it->second), origin);
-  std::map<std::string, const bundle::File*> listed;
-  for (const auto& f : manifest.files) listed[f.name] = &f;
+  std::map<std::string, uint64_t> listed;  // member name -> size
+  for (const auto& f : manifest.files) listed[f.name] = f.size;
+  for (const auto& h : manifest.hub) {
+    for (const auto& b : h.blobs) listed[bundle::hub_member_name(h.repo, b.etag)] = b.size;
+  }
   for (const auto& [member_name, m] : members) {
     if (member_name == bundle::kManifestName) continue;
     auto it = listed.find(member_name);
@@ -182,15 +196,15 @@ int run_unpack(Context& ctx, const UnpackOptions& opt) {
       throw FormatError(name + ": member \"" + member_name + "\" is not listed in " + bundle::kManifestName +
                         ". Nothing was written");
     }
-    if (m->size != it->second->size) {
-      throw FormatError(name + ": " + (m->size > it->second->size ? "oversized member \"" : "member \"") +
+    if (m->size != it->second) {
+      throw FormatError(name + ": " + (m->size > it->second ? "oversized member \"" : "member \"") +
                         member_name + "\": " + std::to_string(m->size) + " bytes in the archive, " +
-                        std::to_string(it->second->size) + " in the manifest. Nothing was written");
+                        std::to_string(it->second) + " in the manifest. Nothing was written");
     }
   }
-  for (const auto& f : manifest.files) {
-    if (!members.count(f.name)) {
-      throw FormatError(origin + ": lists " + f.name + ", which the bundle does not contain (truncated or "
+  for (const auto& [member_name, size] : listed) {
+    if (!members.count(member_name)) {
+      throw FormatError(origin + ": lists " + member_name + ", which the bundle does not contain (truncated or "
                         "tampered with). Nothing was written");
     }
   }
@@ -230,6 +244,33 @@ int run_unpack(Context& ctx, const UnpackOptions& opt) {
     throw mz::CacheError(name + ": needs " + human_size(to_write) + " in " + ctx.cache.options().root.string() +
                          ", only " + human_size(*avail) + " are free. Nothing was written");
   }
+  // The Hub's blobs: those the writable Hub cache lacks (or holds damaged) are staged.
+  const auto hf = hub_cache(ctx);
+  struct PlannedBlob {
+    const bundle::HubRepo* repo;
+    const bundle::HubBlob* blob;
+    bool present = false;
+  };
+  std::vector<PlannedBlob> hub_plan;
+  uint64_t hub_bytes = 0;
+  for (const auto& h : manifest.hub) {
+    for (const auto& b : h.blobs) {
+      PlannedBlob p{&h, &b, false};
+      const fs::path blob = hf.blob_path(h.repo, b.etag);
+      std::error_code ec;
+      if (fs::is_regular_file(blob, ec) && fs::file_size(blob, ec) == b.size) {
+        const auto check = hf.check_blob(h.repo, b.etag, blob);
+        p.present = check == mz::cache::BlobCheck::Verified ||
+                    (check == mz::cache::BlobCheck::Unchecked && mz::cache::sha256_file(blob) == b.sha256);
+      }
+      if (!p.present) hub_bytes += b.size;
+      hub_plan.push_back(p);
+    }
+  }
+  if (auto avail = free_bytes(hf.root()); hub_bytes > 0 && avail && *avail < hub_bytes) {
+    throw mz::CacheError(name + ": needs " + human_size(hub_bytes) + " in the Hub cache " + hf.root().string() +
+                         ", only " + human_size(*avail) + " are free. Nothing was written");
+  }
   std::vector<mz::cache::StagedFile> staged(plan.size());
   for (std::size_t i = 0; i < plan.size(); ++i) {
     if (plan[i].present) continue;
@@ -237,6 +278,18 @@ int run_unpack(Context& ctx, const UnpackOptions& opt) {
     staged[i] = mz::cache::stage_verified(ctx.cache, f.name, plan[i].expect,
                                           tar::member_source(bundle_path, *members.at(f.name)),
                                           f.name + " from " + name);
+  }
+  std::vector<mz::cache::HfStagedBlob> hub_staged(hub_plan.size());
+  for (std::size_t i = 0; i < hub_plan.size(); ++i) {
+    if (hub_plan[i].present) continue;
+    const auto& h = *hub_plan[i].repo;
+    const auto& b = *hub_plan[i].blob;
+    mz::cache::Expectation expect;
+    expect.sha256 = b.sha256;
+    expect.size = b.size;
+    const std::string member = bundle::hub_member_name(h.repo, b.etag);
+    hub_staged[i] = hf.stage_blob(h.repo, b.etag, expect, tar::member_source(bundle_path, *members.at(member)),
+                                  member + " from " + name);
   }
 
   // 4. Everything verified: publish.
@@ -259,6 +312,35 @@ int run_unpack(Context& ctx, const UnpackOptions& opt) {
     ctx.say((plan[i].present ? "present  " : "unpacked ") + f.name + " -> " + plan[i].path.string());
   }
 
+  // Hub blobs, then the snapshot links and refs that make them files of their revisions.
+  json hub = json::array();
+  std::size_t hub_files = 0;
+  for (std::size_t i = 0; i < hub_plan.size(); ++i) {
+    if (!hub_plan[i].present) {
+      hub_staged[i].publish();
+      written += hub_plan[i].blob->size;
+    }
+  }
+  for (const auto& h : manifest.hub) {
+    json blobs = json::array(), snaps = json::array();
+    for (const auto& p : hub_plan) {
+      if (p.repo != &h) continue;
+      blobs.push_back({{"etag", p.blob->etag},
+                       {"size", p.blob->size},
+                       {"status", p.present ? "present" : "unpacked"},
+                       {"path", hf.blob_path(h.repo, p.blob->etag).string()}});
+    }
+    for (const auto& f : h.snapshots) {
+      hf.link(h.repo, f.commit, f.path, f.etag);
+      const fs::path pointer = hf.pointer_path(h.repo, f.commit, f.path);
+      snaps.push_back({{"commit", f.commit}, {"path", f.path}, {"pointer", pointer.string()}});
+      ctx.say("unpacked hf://" + h.repo + "@" + f.commit + "/" + f.path + " -> " + pointer.string());
+      ++hub_files;
+    }
+    for (const auto& [ref, commit] : h.refs) hf.write_ref(h.repo, ref, commit);
+    hub.push_back({{"repo", h.repo}, {"blobs", blobs}, {"snapshots", snaps}, {"refs", h.refs}});
+  }
+
   json registry_file = nullptr;
   if (!manifest.registry.is_null()) {
     fs::path out = opt.registry_out;
@@ -275,11 +357,15 @@ int run_unpack(Context& ctx, const UnpackOptions& opt) {
             {"ok", true},
             {"bundle", fs::absolute(bundle_path).string()},
             {"files", files},
+            {"hub", hub},
+            {"hub_cache_dir", hf.root().string()},
             {"bytes_written", written},
             {"seconds", secs},
             {"registry_file", registry_file}});
   ctx.say(std::to_string(manifest.files.size()) + " file(s) verified, " + human_size(written) + " written to " +
-          ctx.cache.options().root.string());
+          ctx.cache.options().root.string() +
+          (manifest.hub.empty() ? std::string()
+                                : "; " + std::to_string(hub_files) + " Hub file(s) in " + hf.root().string()));
   return kOk;
 }
 
@@ -296,6 +382,7 @@ Command add_unpack(CLI::App& root) {
       "Refused, with nothing written: links, devices, directories, absolute or '..' paths, duplicate or unlisted\n"
       "members, sizes that differ from the manifest, truncated archives, files that do not hash to the manifest\n"
       "and registry. Files are verified in temporary files and renamed into the cache only when all verified.\n"
+      "Hub entries go into the Hub cache (--hf-cache-dir): blobs, snapshot links and refs, as huggingface_hub keeps them.\n"
       "Example: cache_tool --offline --cache-dir /data/torch unpack models.tar");
   return {app, [opt](Context& ctx) { return run_unpack(ctx, *opt); }};
 }

@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "modelzoo/cache/maintenance.h"
+#include "modelzoo/cache/publish.h"
 #include "modelzoo/cache/sha256.h"
 #include "modelzoo/error.h"
 
@@ -58,6 +59,13 @@ std::string read_text(const fs::path& p) {
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+/// Trims trailing whitespace (refs written by other tools may end in a newline).
+std::string trimmed_ref(const fs::path& file) {
+  std::string text = read_text(file);
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
+  return text;
 }
 
 /// Writes `text` to `target` through a temporary beside it and a rename.
@@ -229,8 +237,7 @@ std::optional<std::string> read_ref_in(const fs::path& repo_dir, const std::stri
   std::error_code ec;
   const fs::path ref = repo_dir / "refs" / fs::path(revision);
   if (!fs::is_regular_file(ref, ec)) return std::nullopt;
-  std::string text = read_text(ref);
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
+  const std::string text = trimmed_ref(ref);
   if (!is_commit_hash(text)) return std::nullopt;
   return text;
 }
@@ -291,6 +298,8 @@ void HfCache::link(const std::string& repo, const std::string& commit, const std
   std::error_code ec;
   fs::create_directories(pointer.parent_path(), ec);
   if (ec) throw CacheError("cannot create " + pointer.parent_path().string() + ": " + ec.message());
+  // @huggingface/hub's cache scanner refuses a repository folder without refs/ (even an empty one).
+  fs::create_directories(repo_dir(repo) / "refs", ec);
   // Relative, so that the cache can be moved or mounted elsewhere: one "../"
   // per directory between the pointer and the repository folder.
   const fs::path relative = fs::relative(blob, pointer.parent_path(), ec);
@@ -351,11 +360,7 @@ std::vector<HfCachedRepo> HfCache::scan() const {
     r.dir = entry.path();
     std::map<std::string, std::vector<std::string>> refs_by_commit;
     const fs::path refs = r.dir / "refs";
-    for (const auto& name : files_below(refs)) {
-      std::string text = read_text(refs / name);
-      while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
-      refs_by_commit[text].push_back(name);
-    }
+    for (const auto& name : files_below(refs)) refs_by_commit[trimmed_ref(refs / name)].push_back(name);
     std::set<std::string> referenced;
     std::error_code e2;
     for (const auto& snap : fs::directory_iterator(r.dir / "snapshots", e2)) {
@@ -403,6 +408,62 @@ std::vector<HfCachedRepo> HfCache::scan() const {
   return out;
 }
 
+namespace {
+
+/// Removes `dir` and its parents up to (not including) `stop` while they are empty.
+void remove_empty_dirs(fs::path dir, const fs::path& stop) {
+  std::error_code ec;
+  while (!dir.empty() && dir != stop && dir.lexically_relative(stop).native().rfind("..", 0) != 0 &&
+         fs::is_directory(dir, ec) && fs::is_empty(dir, ec)) {
+    fs::remove(dir, ec);
+    dir = dir.parent_path();
+  }
+}
+
+/// The etags the snapshot entries of a repository folder point at.
+std::set<std::string> used_etags(const fs::path& dir) {
+  std::set<std::string> used;
+  std::error_code ec;
+  for (const auto& snap : fs::directory_iterator(dir / "snapshots", ec)) {
+    for (const auto& rel : files_below(snap.path())) {
+      std::string etag;
+      if (resolve_pointer(snap.path() / fs::path(rel), &etag) && !etag.empty()) used.insert(etag);
+    }
+  }
+  return used;
+}
+
+int64_t now_seconds() { return static_cast<int64_t>(std::time(nullptr)); }
+
+int64_t mtime_seconds(const fs::path& p) {
+  struct stat st {};
+  return ::stat(p.c_str(), &st) == 0 ? static_cast<int64_t>(st.st_mtim.tv_sec) : 0;
+}
+
+/// An `.incomplete` blob without a lock file changed this recently may belong
+/// to a client that takes no lock while it downloads: it is kept.
+constexpr int64_t kLocklessGraceSeconds = 600;
+
+}  // namespace
+
+void HfCache::drop_if_empty(const std::string& repo) const {
+  // As huggingface_hub's cache deletion: a repository without any revision
+  // goes as a whole (a folder without snapshots/ or refs/ is an error to the
+  // Hub's cache scanners).
+  const fs::path dir = repo_dir(repo);
+  std::error_code ec;
+  fs::directory_iterator it(dir / "snapshots", ec);
+  if (!ec && it != fs::directory_iterator()) return;
+  std::error_code e2;
+  if (!fs::is_directory(dir / "blobs", e2)) return;  // not a repository of the Hub's layout: left alone
+  for (const auto& blob : fs::directory_iterator(dir / "blobs", e2)) {
+    const std::string name = blob.path().filename().string();
+    if (ends_with(name, kIncomplete)) return;  // a download under way keeps the folder
+  }
+  fs::remove_all(dir, ec);
+  fs::remove_all(root_ / ".locks" / hf_repo_folder(repo), ec);
+}
+
 std::size_t HfCache::remove(const std::string& repo, const std::string& revision) const {
   const fs::path dir = repo_dir(repo);
   std::error_code ec;
@@ -420,9 +481,7 @@ std::size_t HfCache::remove(const std::string& repo, const std::string& revision
   }
   // Refs naming a dropped commit go too (a ref to a missing snapshot breaks the Hub's cache scanners).
   for (const auto& name : files_below(dir / "refs")) {
-    std::string text = read_text(dir / "refs" / name);
-    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
-    if (revision.empty() || commits.count(text)) fs::remove(dir / "refs" / fs::path(name), ec);
+    if (revision.empty() || commits.count(trimmed_ref(dir / "refs" / name))) fs::remove(dir / "refs" / fs::path(name), ec);
   }
   for (const auto& c : commits) {
     const fs::path snap = dir / "snapshots" / c;
@@ -430,13 +489,7 @@ std::size_t HfCache::remove(const std::string& repo, const std::string& revision
     fs::remove_all(snap, ec);
   }
   // Blobs that no remaining snapshot references.
-  std::set<std::string> used;
-  for (const auto& snap : fs::directory_iterator(dir / "snapshots", ec)) {
-    for (const auto& rel : files_below(snap.path())) {
-      std::string etag;
-      if (resolve_pointer(snap.path() / fs::path(rel), &etag) && !etag.empty()) used.insert(etag);
-    }
-  }
+  const std::set<std::string> used = used_etags(dir);
   for (const auto& blob : fs::directory_iterator(dir / "blobs", ec)) {
     const std::string name = blob.path().filename().string();
     if (used.count(name) || ends_with(name, kIncomplete)) continue;
@@ -452,40 +505,78 @@ std::size_t HfCache::remove(const std::string& repo, const std::string& revision
   if (revision.empty()) {
     fs::remove_all(dir, ec);
     fs::remove_all(root_ / ".locks" / hf_repo_folder(repo), ec);
+  } else {
+    drop_if_empty(repo);
   }
   return removed;
 }
 
-std::vector<fs::path> HfCache::remove_stale_incomplete() const {
+std::size_t HfCache::remove_file(const std::string& repo, const std::string& revision, const std::string& path) const {
+  check_repo_path(path);
+  const fs::path dir = repo_dir(repo);
+  std::string commit = revision;
+  if (!is_commit_hash(revision)) {
+    auto c = read_ref(repo, revision);
+    if (!c) return 0;
+    commit = *c;
+  }
+  const fs::path pointer = pointer_path(repo, commit, path);
+  std::error_code ec;
+  if (!fs::exists(fs::symlink_status(pointer, ec))) return 0;
+  std::string etag;
+  resolve_pointer(pointer, &etag);
+  fs::remove(pointer, ec);
+  if (ec) throw CacheError("cannot remove " + pointer.string() + ": " + ec.message());
+  std::size_t removed = 1;
+  const fs::path snap = dir / "snapshots" / commit;
+  remove_empty_dirs(pointer.parent_path(), dir / "snapshots");
+  if (!fs::exists(snap, ec)) {
+    // The revision is gone: refs naming it would point at nothing (the Hub's scanners refuse such refs).
+    for (const auto& name : files_below(dir / "refs")) {
+      if (trimmed_ref(dir / "refs" / name) == commit) fs::remove(dir / "refs" / fs::path(name), ec);
+    }
+  }
+  if (!etag.empty() && !used_etags(dir).count(etag)) {
+    EntryLock lock(lock_target(repo, etag));
+    if (fs::remove(blob_path(repo, etag), ec)) ++removed;
+    fs::remove(blob_stamp_path(repo, etag), ec);
+  }
+  drop_if_empty(repo);
+  return removed;
+}
+
+std::vector<fs::path> HfCache::remove_stale_incomplete(bool dry_run) const {
   std::vector<fs::path> out;
+  const int64_t now = now_seconds();
   for (const auto& r : scan()) {
     for (const auto& name : r.incomplete) {
       const fs::path p = r.dir / "blobs" / name;
-      std::string etag = name.substr(0, name.find('.'));
       std::error_code ec;
-      if (ends_with(name, kIncomplete) && name.find(".mztmp") == std::string::npos) {
-        etag = name.substr(0, name.size() - std::string(kIncomplete).size());
-        TryEntryLock lock(lock_target(r.repo, etag));
+      if (ends_with(name, kIncomplete)) {
+        const std::string etag = name.substr(0, name.size() - std::string(kIncomplete).size());
+        const fs::path target = lock_target(r.repo, etag);
+        const bool has_lock = fs::exists(target.string() + ".lock", ec);
+        if (!has_lock && now - mtime_seconds(p) < kLocklessGraceSeconds) continue;
+        TryEntryLock lock(target);
         if (!lock.acquired()) continue;  // a download in progress
-        fs::remove(p, ec);
-        fs::remove(fs::path(lock_target(r.repo, etag).string() + ".incomplete.meta"), ec);
+        if (!dry_run) {
+          fs::remove(p, ec);
+          fs::remove(fs::path(target.string() + ".incomplete.meta"), ec);
+        }
         out.push_back(p);
       } else {
         SideFile f;
         f.kind = SideKind::Temporary;
         f.file_name = name;
         f.path = p;
-        const auto dot = name.rfind(".mztmp");
-        // "<etag>.@<host>.<pid>.<n>.mztmp": the pid is the second number from the end.
-        const std::string stem = name.substr(0, dot);
+        // "<etag>.<pid>.<n>.mztmp": the pid is the second number from the end.
+        const std::string stem = name.substr(0, name.rfind(".mztmp"));
         const auto n_dot = stem.rfind('.');
-        const auto pid_dot = n_dot == std::string::npos ? std::string::npos : stem.rfind('.', n_dot - 1);
+        const auto pid_dot = n_dot == std::string::npos || n_dot == 0 ? std::string::npos : stem.rfind('.', n_dot - 1);
         if (pid_dot != std::string::npos) f.owner_pid = std::atol(stem.substr(pid_dot + 1, n_dot - pid_dot - 1).c_str());
-        struct stat st {};
-        if (::stat(p.c_str(), &st) == 0) f.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000LL;
-        const int64_t now = static_cast<int64_t>(std::time(nullptr)) * 1000000000LL;
-        if (!is_abandoned_temporary(f, now)) continue;
-        fs::remove(p, ec);
+        f.mtime_ns = mtime_seconds(p) * 1000000000LL;
+        if (!is_abandoned_temporary(f, now * 1000000000LL)) continue;
+        if (!dry_run) fs::remove(p, ec);
         out.push_back(p);
       }
     }
@@ -493,18 +584,109 @@ std::vector<fs::path> HfCache::remove_stale_incomplete() const {
   return out;
 }
 
-std::vector<fs::path> HfCache::remove_unreferenced_blobs() const {
+std::vector<fs::path> HfCache::remove_unreferenced_blobs(bool dry_run) const {
   std::vector<fs::path> out;
   for (const auto& r : scan()) {
     for (const auto& etag : r.unreferenced_blobs) {
-      EntryLock lock(lock_target(r.repo, etag));
       const fs::path p = r.dir / "blobs" / etag;
+      if (dry_run) {
+        out.push_back(p);
+        continue;
+      }
+      EntryLock lock(lock_target(r.repo, etag));
       std::error_code ec;
       if (fs::remove(p, ec)) out.push_back(p);
       fs::remove(blob_stamp_path(r.repo, etag), ec);
     }
   }
   return out;
+}
+
+std::vector<fs::path> HfCache::remove_stale_locks(bool dry_run) const {
+  std::vector<fs::path> out;
+  const fs::path locks = root_ / ".locks";
+  std::error_code ec;
+  for (const auto& folder : fs::directory_iterator(locks, ec)) {
+    const std::string repo = repo_of_folder(folder.path().filename().string());
+    if (repo.empty() || !folder.is_directory()) continue;
+    const fs::path blobs = folder.path().parent_path().parent_path() / folder.path().filename() / "blobs";
+    std::vector<fs::path> files;
+    std::error_code e2;
+    for (const auto& e : fs::directory_iterator(folder.path(), e2)) files.push_back(e.path());
+    std::sort(files.begin(), files.end());
+    for (const auto& p : files) {
+      const std::string name = p.filename().string();
+      std::error_code e3;
+      if (ends_with(name, ".lock")) {
+        const fs::path target = p.parent_path() / name.substr(0, name.size() - 5);
+        TryEntryLock lock(target);
+        if (!lock.acquired()) continue;  // held by a running download
+        if (!dry_run) fs::remove(p, e3);  // unlinked while holding it
+        out.push_back(p);
+      } else if (ends_with(name, ".mzstamp")) {
+        const std::string etag = name.substr(0, name.size() - 8);
+        if (fs::exists(blobs / etag, e3)) continue;
+        if (!dry_run) fs::remove(p, e3);
+        out.push_back(p);
+      } else if (ends_with(name, ".incomplete.meta")) {
+        const std::string etag = name.substr(0, name.size() - std::string(".incomplete.meta").size());
+        if (fs::exists(blobs / (etag + kIncomplete), e3)) continue;
+        TryEntryLock lock(p.parent_path() / etag);
+        if (!lock.acquired()) continue;
+        if (!dry_run) fs::remove(p, e3);
+        out.push_back(p);
+      }
+    }
+    if (!dry_run) remove_empty_dirs(folder.path(), locks);
+  }
+  return out;
+}
+
+HfStagedBlob HfCache::stage_blob(const std::string& repo, const std::string& etag, const Expectation& expect,
+                                 const ByteSource& source, const std::string& label) const {
+  const fs::path blob = blob_path(repo, etag);
+  Expectation want = expect;
+  const bool lfs = etag.size() == 64 && is_lower_hex(etag);
+  if (lfs) {
+    if (!want.sha256.empty() && !digest_matches(want, etag)) {
+      throw HashMismatchError("sha256 mismatch for " + label + ": the blob is named " + etag +
+                              " (its SHA-256), but " + want.sha256 + " is expected; nothing was written to " +
+                              blob.string());
+    }
+    want.sha256 = etag;
+    want.sha256_is_prefix = false;
+  }
+  // Staged through the torch.hub-layout code with blobs/ as its root: the
+  // same hashing, size checks and cleanup; published by HfStagedBlob, under
+  // the Hub's lock (StagedFile::publish, which would use `staging`, is never called).
+  const Cache staging(CacheOptions{blob.parent_path(), {}});
+  HfStagedBlob out;
+  out.cache_ = this;
+  out.repo_ = repo;
+  out.etag_ = etag;
+  out.staged_ = stage_verified(staging, etag, want, source, label);
+  return out;
+}
+
+fs::path HfStagedBlob::publish() {
+  const fs::path temp = staged_.temp();
+  const fs::path& target = staged_.target();
+  if (temp.empty() || cache_ == nullptr) {
+    throw CacheError("cannot publish " + target.string() + ": nothing staged (already published?)");
+  }
+  const fs::path lock_target = cache_->lock_target(repo_, etag_);
+  EntryLock lock(lock_target);
+  std::error_code ec;
+  fs::remove(cache_->blob_stamp_path(repo_, etag_), ec);
+  fs::rename(temp, target, ec);
+  if (ec) {
+    throw CacheError("cannot move the verified " + temp.string() + " to " + target.string() + ": " + ec.message());
+  }
+  staged_.release();  // moved into place: the temporary is no longer ours to remove
+  fs::remove(fs::path(target.string() + kIncomplete), ec);
+  fs::remove(fs::path(lock_target.string() + ".incomplete.meta"), ec);
+  if (etag_ == staged_.sha256()) cache_->stamp_blob(repo_, etag_, staged_.sha256());
+  return target;
 }
 
 }  // namespace modelzoo::cache

@@ -133,6 +133,13 @@ fs::path StagedFile::publish() {
   return target_;
 }
 
+fs::path StagedFile::release() {
+  fs::path t = std::move(temp_);
+  temp_.clear();
+  cache_ = nullptr;
+  return t;
+}
+
 StagedFile stage_verified(const Cache& cache, const std::string& file_name, const Expectation& expect,
                           const ByteSource& source, const std::string& label) {
   const fs::path target = cache.target_path(file_name);

@@ -432,7 +432,10 @@ HubFetchResult fetch_hub_file(const HubFile& f, const cache::HfCache& hf, const 
 
   // 1. A commit whose snapshot entry is cached, or offline mode: no request.
   const cache::HfLookup cached = hf.find(f.repo, f.revision, f.path);
-  if (offline || cache::is_commit_hash(f.revision)) {
+  // A read-only shared cache is a curated copy (as for torch.hub files): a
+  // file it holds for the revision serves as it is, asking nobody and
+  // writing nothing there.
+  if (offline || cache::is_commit_hash(f.revision) || cached.readonly) {
     if (usable(hf, f, cached, expect, std::nullopt)) {
       HubFetchResult r = cached_result(cached);
       r.resolved_offline = true;

@@ -137,4 +137,52 @@ TEST_F(HfNpm, TheClientFindsModelzoosDownloadAndScansIt) {
   EXPECT_TRUE(found) << scan.dump();
 }
 
+TEST_F(HfNpm, ACacheTheClientFilledIsVerifiedPackedAndUnpackedIntoOneTheClientAccepts) {
+  const std::string bytes = random_bytes(1u << 20, 13);
+  const std::string commit = hub_.commit("acme/npm-airgap", {{"model.safetensors", bytes, true}});
+  hub_.apply();
+  const json got = node(modules_, hub_.endpoint(),
+                        "download acme/npm-airgap model.safetensors main " + mz_test::shell_quote(cache_.string()));
+  ASSERT_TRUE(got.contains("path")) << got.dump();
+  const std::string sha = HubServer::sha256_hex(bytes);
+
+  // verify rehashes the client's blob against its name.
+  auto run = run_tool({"--hf-cache-dir", cache_.string(), "--json", "verify", "hf://acme/npm-airgap"});
+  ASSERT_EQ(run.exit_code, 0) << run.err << run.out;
+  ASSERT_EQ(run.doc()["files"].size(), 1u) << run.out;
+  EXPECT_EQ(run.doc()["files"][0]["status"], "ok");
+  EXPECT_EQ(run.doc()["files"][0]["etag"], sha);
+
+  // pack on this machine, unpack on an air-gapped one.
+  const fs::path bundle = hub_.nginx().scratch_dir("npm-bundle") / "hub.tar";
+  run = run_tool({"--hf-cache-dir", cache_.string(), "pack", "hf://acme/npm-airgap", "-o", bundle.string()});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const fs::path other = hub_.nginx().scratch_dir("npm-unpacked");
+  run = run_tool({"--hf-cache-dir", other.string(), "--offline", "unpack", bundle.string()});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+
+  // The client's scanner accepts the unpacked cache, and its download finds the file without fetching it.
+  const json scan = node(modules_, hub_.endpoint(), "scan " + mz_test::shell_quote(other.string()));
+  EXPECT_TRUE(scan["warnings"].empty()) << scan.dump();
+  ASSERT_EQ(scan["repos"].size(), 1u) << scan.dump();
+  EXPECT_EQ(scan["repos"][0]["repo"], "acme/npm-airgap");
+  EXPECT_EQ(scan["repos"][0]["revisions"][0]["commit"], commit);
+  EXPECT_EQ(scan["repos"][0]["revisions"][0]["refs"], json::array());  // downloadFileToCacheDir writes no ref
+  const auto cdn_before = hub_.cdn_requests("/blobs/").size();
+  const json again = node(modules_, hub_.endpoint(),
+                          "download acme/npm-airgap model.safetensors main " + mz_test::shell_quote(other.string()));
+  ASSERT_TRUE(again.contains("path")) << again.dump();
+  EXPECT_EQ(read_file(again["path"].get<std::string>()), bytes);
+  EXPECT_EQ(fs::path(again["path"].get<std::string>()).parent_path().parent_path().parent_path(),
+            other / "models--acme--npm-airgap");
+  EXPECT_EQ(hub_.cdn_requests("/blobs/").size(), cdn_before);
+
+  // rm leaves a cache the client still scans cleanly (by commit: the client wrote no refs/main).
+  run = run_tool({"--hf-cache-dir", other.string(), "rm", "hf://acme/npm-airgap@" + commit + "/model.safetensors"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const json after = node(modules_, hub_.endpoint(), "scan " + mz_test::shell_quote(other.string()));
+  EXPECT_TRUE(after["warnings"].empty()) << after.dump();
+  EXPECT_TRUE(after["repos"].empty()) << after.dump();  // its only file gone, the repository went too
+}
+
 }  // namespace

@@ -34,7 +34,9 @@ ToolRun run_tool(const std::vector<std::string>& args, const Env& env) {
   const fs::path err_file = scratch.path() / ("err" + std::to_string(counter++));
   std::string cmd = "env";
   for (const char* var : {"MODELZOO_CACHE", "MODELZOO_REGISTRY", "MODELZOO_OFFLINE", "MODELZOO_MIRROR",
-                          "MODELZOO_READONLY_CACHES", "TORCH_HOME", "XDG_CACHE_HOME"}) {
+                          "MODELZOO_READONLY_CACHES", "TORCH_HOME", "XDG_CACHE_HOME", "HF_HUB_CACHE",
+                          "HUGGINGFACE_HUB_CACHE", "HF_HOME", "HF_ENDPOINT", "HF_TOKEN", "HF_TOKEN_PATH",
+                          "HF_HUB_OFFLINE", "MODELZOO_HF_MIRROR"}) {
     cmd += std::string(" -u ") + var;
   }
   cmd += " HOME=" + mz_test::shell_quote(scratch.path().string());

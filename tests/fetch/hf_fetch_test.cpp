@@ -6,10 +6,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <chrono>
 #include <fstream>
+#include <map>
 #include <random>
+#include <thread>
 
 #include "modelzoo/cache/hf_cache.h"
+#include "modelzoo/cache/sha256.h"
 #include "modelzoo/error.h"
 #include "modelzoo/fetch/hf.h"
 #include "support/hub_server.h"
@@ -35,13 +42,8 @@ std::string read_file(const fs::path& p) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-class HfFetch : public ::testing::Test {
+class HfFetch : public mz_test::HubSuite {
  protected:
-  static void SetUpTestSuite() { hub_ = new HubServer(); }
-  static void TearDownTestSuite() {
-    delete hub_;
-    hub_ = nullptr;
-  }
   void SetUp() override {
     root_ = hub_->nginx().scratch_dir(::testing::UnitTest::GetInstance()->current_test_info()->name()) / "hub";
     fs::remove_all(root_);
@@ -63,11 +65,9 @@ class HfFetch : public ::testing::Test {
     ADD_FAILURE() << uri << " did not fail";
     return "";
   }
-  static HubServer* hub_;
   fs::path root_;
   mz::fetch::FetchOptions options_;
 };
-HubServer* HfFetch::hub_ = nullptr;
 
 TEST_F(HfFetch, LfsFileComesFromTheCdnIntoTheHubLayout) {
   const std::string weights = random_bytes(300000, 1), config = "{\"architecture\": \"resnet50\"}\n";
@@ -310,6 +310,120 @@ TEST_F(HfFetch, TwoProcessesFetchingTheSameFileMakeOneDownload) {
   const auto r = fetch("hf://acme/twice/model.safetensors");
   EXPECT_FALSE(r.downloaded);
   EXPECT_EQ(fs::file_size(r.path), bytes.size());
+}
+
+/// Every file below `dir` with its size and modification time, to show that nothing was written there.
+std::map<std::string, std::pair<uint64_t, int64_t>> tree_state(const fs::path& dir) {
+  std::map<std::string, std::pair<uint64_t, int64_t>> out;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    struct stat st {};
+    if (::lstat(e.path().c_str(), &st) != 0) continue;
+    out[e.path().lexically_relative(dir).string()] = {static_cast<uint64_t>(st.st_size),
+                                                      static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000LL +
+                                                          st.st_mtim.tv_nsec};
+  }
+  return out;
+}
+
+TEST_F(HfFetch, AKilledDownloadIsResumedFromTheIncompleteBlob) {
+  const std::string bytes = random_bytes(8u << 20, 21);
+  const std::string sha = HubServer::sha256_hex(bytes);
+  hub_->commit("acme/killed", {{"model.safetensors", bytes, true}});
+  hub_->set_cdn_rate("2m");  // about 4 s for the whole file: time to kill it midway
+  hub_->apply();
+  const fs::path incomplete = root_ / "models--acme--killed" / "blobs" / (sha + ".incomplete");
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    options_.connections = 1;
+    try {
+      fetch("hf://acme/killed/model.safetensors");
+    } catch (...) {
+      ::_exit(3);
+    }
+    ::_exit(0);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  std::error_code ec;
+  while (std::chrono::steady_clock::now() < deadline &&
+         (!fs::exists(incomplete, ec) || fs::file_size(incomplete, ec) < (2u << 20))) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "the download ended before it could be killed";
+  const uint64_t kept = fs::file_size(incomplete);
+  ASSERT_GE(kept, 2u << 20);
+  ASSERT_LT(kept, bytes.size());
+  EXPECT_FALSE(fs::exists(root_ / "models--acme--killed" / "blobs" / sha));  // nothing unverified under the blob name
+
+  hub_->set_cdn_rate("");
+  hub_->apply();
+  const auto r = fetch("hf://acme/killed/model.safetensors");
+  EXPECT_TRUE(r.downloaded);
+  EXPECT_TRUE(r.resumed);
+  EXPECT_EQ(r.bytes_reused, kept);
+  EXPECT_EQ(r.sha256, sha);
+  EXPECT_EQ(read_file(r.path), bytes);
+  EXPECT_FALSE(fs::exists(incomplete));
+  uint64_t sent = 0;
+  bool ranged = false;
+  for (const auto& e : hub_->cdn_requests("/blobs/" + sha)) {
+    sent += e.body_bytes;
+    ranged = ranged || e.range.rfind("bytes=" + std::to_string(kept) + "-", 0) == 0;
+  }
+  EXPECT_TRUE(ranged) << "the rerun did not ask for the missing part only";
+  EXPECT_LT(static_cast<double>(sent), 1.3 * static_cast<double>(bytes.size())) << sent << " bytes served";
+  // The blob is verified: its stamp says so, and it hashes to its name.
+  EXPECT_EQ(cache().check_blob("acme/killed", sha, r.blob), mz::cache::BlobCheck::Verified);
+  EXPECT_EQ(mz::cache::sha256_file(r.blob), sha);
+}
+
+TEST_F(HfFetch, AFileInAReadOnlyHubCacheIsUsedWithNoRequestAndNothingWritten) {
+  const std::string bytes = random_bytes(200000, 22);
+  hub_->commit("acme/shared", {{"model.safetensors", bytes, true}});
+  hub_->apply();
+  const fs::path shared = root_.parent_path() / "shared-hub";
+  fs::remove_all(shared);
+  const auto filled = mz::fetch::fetch_hub_file(mz::fetch::HubFile::parse("hf://acme/shared/model.safetensors"),
+                                                mz::cache::HfCache(shared), options_);
+  ASSERT_TRUE(filled.downloaded);
+  const auto before = tree_state(shared);
+  const auto log_before = hub_->nginx().access_log().size();
+
+  // As MODELZOO_READONLY_CACHES gives it: read-only roots of the cache options.
+  ::setenv("MODELZOO_READONLY_CACHES", shared.c_str(), 1);
+  ::setenv("HF_HUB_CACHE", root_.c_str(), 1);
+  auto copts = mz::cache::CacheOptions::from_env();
+  ::unsetenv("MODELZOO_READONLY_CACHES");
+  ::unsetenv("HF_HUB_CACHE");
+  const mz::cache::HfCache hf(copts);
+  ASSERT_EQ(hf.root(), root_);
+  ASSERT_EQ(hf.readonly_roots(), std::vector<fs::path>{shared});
+  for (const char* uri : {"hf://acme/shared/model.safetensors", "hf://acme/shared@main/model.safetensors"}) {
+    const auto r = mz::fetch::fetch_hub_file(mz::fetch::HubFile::parse(uri), hf, options_);
+    EXPECT_FALSE(r.downloaded) << uri;
+    EXPECT_TRUE(r.resolved_offline) << uri;
+    EXPECT_EQ(r.path, filled.path) << uri;
+    EXPECT_EQ(read_file(r.path), bytes) << uri;
+  }
+  EXPECT_EQ(hub_->nginx().access_log().size(), log_before);  // no request at all
+  EXPECT_EQ(tree_state(shared), before);                     // nothing written there
+  EXPECT_FALSE(fs::exists(root_));                           // nor in the writable cache
+
+  // A damaged copy in the read-only cache is not used: the file is downloaded into the writable cache.
+  std::string damaged = bytes;
+  damaged[100] ^= 1;
+  {
+    std::ofstream(filled.blob, std::ios::binary | std::ios::trunc) << damaged;
+  }
+  const auto healed = mz::fetch::fetch_hub_file(mz::fetch::HubFile::parse("hf://acme/shared/model.safetensors"), hf,
+                                                options_);
+  EXPECT_TRUE(healed.downloaded);
+  EXPECT_EQ(healed.path.string().rfind(root_.string(), 0), 0u) << healed.path;
+  EXPECT_EQ(read_file(healed.path), bytes);
+  EXPECT_EQ(read_file(filled.blob), damaged);  // the read-only copy is left as it is
 }
 
 TEST(HubFile, ParsesAndRefusesSources) {

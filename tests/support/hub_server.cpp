@@ -42,6 +42,8 @@ std::string quote_revision(const std::string& s) {
 
 }  // namespace
 
+HubServer* HubSuite::hub_ = nullptr;
+
 std::string HubServer::sha256_hex(const std::string& bytes) { return digest_hex(EVP_sha256(), bytes); }
 
 std::string HubServer::git_blob_id(const std::string& bytes) {
@@ -146,7 +148,8 @@ std::string HubServer::config(const NginxServer& n) const {
   c << "  }\n"
     << "  server {\n"
     << "    listen 127.0.0.1:" << n.extra_port(1) << ";\n"
-    << "    location /blobs/ { root " << root << "/cdn; }\n"
+    << "    location /blobs/ { root " << root << "/cdn; "
+    << (cdn_rate_.empty() ? std::string() : "limit_rate " + cdn_rate_ + "; ") << "}\n"
     << "  }\n";
   return c.str();
 }

@@ -14,6 +14,8 @@
 /// move a branch between two runs. Requests are told apart by port in
 /// nginx().access_log(); hub_requests() and cdn_requests() filter them.
 
+#include <gtest/gtest.h>
+
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -50,6 +52,10 @@ class HubServer {
   /// Adds nginx `location` blocks of the test's own to the Hub's server block
   /// (answers with unusual headers). Visible after apply().
   void add_locations(const std::string& text) { raw_ += text; }
+  /// Limits the CDN's sending rate per connection (nginx `limit_rate`, e.g.
+  /// "2m" for 2 MiB/s; "" for none), so a test can stop a download midway.
+  /// Visible after apply().
+  void set_cdn_rate(const std::string& rate) { cdn_rate_ = rate; }
   /// Writes the configuration and reloads nginx.
   void apply();
 
@@ -78,7 +84,20 @@ class HubServer {
   std::map<std::string, Repo> repos_;
   int commits_made_ = 0;
   std::string raw_;
+  std::string cdn_rate_;
   std::unique_ptr<NginxServer> nginx_;
+};
+
+/// A fixture whose tests share one HubServer, started before the suite's
+/// first test and stopped after its last (`hub_`).
+class HubSuite : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { hub_ = new HubServer(); }
+  static void TearDownTestSuite() {
+    delete hub_;
+    hub_ = nullptr;
+  }
+  static HubServer* hub_;
 };
 
 }  // namespace mz_test

@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "modelzoo/cache/cache.h"
+#include "modelzoo/cache/publish.h"
 
 namespace modelzoo::cache {
 
@@ -115,6 +116,29 @@ struct HfCachedRepo {
   uint64_t blob_bytes = 0;                       ///< bytes of all complete blobs
 };
 
+class HfCache;
+
+/// A verified blob waiting in `blobs/` under a temporary name (`.mztmp`), as
+/// StagedFile is for the torch.hub layout: several can be verified before any
+/// becomes visible. Removed on destruction unless published.
+class HfStagedBlob {
+ public:
+  /// Renames the file to `blobs/<etag>` under huggingface_hub's lock, drops an
+  /// `.incomplete` download of the same blob, and stamps a SHA-256 blob.
+  /// Returns the blob's path. Throws CacheError naming both paths.
+  std::filesystem::path publish();
+
+  const std::filesystem::path& target() const { return staged_.target(); }  ///< blobs/<etag>
+  const std::string& sha256() const { return staged_.sha256(); }            ///< of the bytes
+  uint64_t size() const { return staged_.size(); }                          ///< bytes
+
+ private:
+  friend class HfCache;
+  const HfCache* cache_ = nullptr;
+  std::string repo_, etag_;
+  StagedFile staged_;  ///< the verified temporary file (removed with it unless published)
+};
+
 /// Access to a Hub cache (a writable root plus read-only roots). Holds no global state.
 class HfCache {
  public:
@@ -153,7 +177,8 @@ class HfCache {
   HfLookup find(const std::string& repo, const std::string& revision, const std::string& path) const;
 
   /// Makes snapshots/<commit>/<path> a relative symlink to blobs/<etag>
-  /// (replacing whatever was there, atomically). Throws CacheError.
+  /// (replacing whatever was there, atomically), and creates refs/ when it
+  /// is missing (@huggingface/hub's scanner requires the folder). Throws CacheError.
   void link(const std::string& repo, const std::string& commit, const std::string& path,
             const std::string& etag) const;
 
@@ -177,13 +202,37 @@ class HfCache {
   /// snapshot entries); 0 when there was nothing.
   std::size_t remove(const std::string& repo, const std::string& revision = "") const;
 
+  /// Removes one snapshot file, `snapshots/<commit>/<path>` of `revision` (a
+  /// commit, or a ref name: the commit it names), and its blob when no other
+  /// snapshot entry points at it (under the blob's lock); directories left
+  /// empty go too, the revision's refs when its snapshot is gone, and the
+  /// repository folder when no snapshot is left (as huggingface_hub deletes). Returns
+  /// the number of files removed (0 when the entry is not there).
+  std::size_t remove_file(const std::string& repo, const std::string& revision, const std::string& path) const;
+
   /// Removes the `.incomplete` blobs nobody is downloading (lock not held),
-  /// with their sidecars; returns their paths.
-  std::vector<std::filesystem::path> remove_stale_incomplete() const;
+  /// with their resume records, and temporary files of processes that are
+  /// gone; returns their paths (only lists them when `dry_run`).
+  std::vector<std::filesystem::path> remove_stale_incomplete(bool dry_run = false) const;
   /// Removes blobs that no snapshot points at (under their locks); returns their paths.
-  std::vector<std::filesystem::path> remove_unreferenced_blobs() const;
+  std::vector<std::filesystem::path> remove_unreferenced_blobs(bool dry_run = false) const;
+  /// Removes `.locks/models--*/<etag>.lock` files no process holds (what
+  /// huggingface_hub's file locks leave behind), and modelzoo's stamps and
+  /// resume records in `.locks/` whose blob or `.incomplete` file is gone.
+  /// Returns their paths.
+  std::vector<std::filesystem::path> remove_stale_locks(bool dry_run = false) const;
+
+  /// Copies `source` into a temporary file in the repository's `blobs/`,
+  /// hashing while copying, and checks it: size and SHA-256 against
+  /// `expect`, and a 64-hex `etag` against the content's SHA-256. Throws
+  /// HashMismatchError naming `label` (nothing is left behind) or CacheError.
+  HfStagedBlob stage_blob(const std::string& repo, const std::string& etag, const Expectation& expect,
+                          const ByteSource& source, const std::string& label) const;
 
  private:
+  /// Removes the repository folder (and its locks) once no snapshot is left in it.
+  void drop_if_empty(const std::string& repo) const;
+
   std::filesystem::path root_;
   std::vector<std::filesystem::path> readonly_roots_;
   bool verify_full_ = false;

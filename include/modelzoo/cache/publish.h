@@ -52,6 +52,10 @@ class StagedFile {
   /// writes the integrity stamp; replaces whatever file had that name.
   /// Returns the final path. Throws CacheError naming both paths.
   std::filesystem::path publish();
+  /// Hands the verified temporary file over to the caller, who must move or
+  /// remove it (a cache with another layout publishes it itself: HfCache).
+  /// Returns its path; the StagedFile then owns nothing.
+  std::filesystem::path release();
 
   /// The final cache path (`<root>/<file_name>`).
   const std::filesystem::path& target() const { return target_; }
