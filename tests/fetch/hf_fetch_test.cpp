@@ -373,6 +373,9 @@ TEST_F(HfFetch, AKilledDownloadIsResumedFromTheIncompleteBlob) {
     sent += e.body_bytes;
     ranged = ranged || e.range.rfind("bytes=" + std::to_string(kept) + "-", 0) == 0;
   }
+  RecordProperty("kept_bytes", std::to_string(kept));
+  RecordProperty("cdn_bytes_served", std::to_string(sent));
+  RecordProperty("file_bytes", std::to_string(bytes.size()));
   EXPECT_TRUE(ranged) << "the rerun did not ask for the missing part only";
   EXPECT_LT(static_cast<double>(sent), 1.3 * static_cast<double>(bytes.size())) << sent << " bytes served";
   // The blob is verified: its stamp says so, and it hashes to its name.
