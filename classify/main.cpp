@@ -25,6 +25,7 @@
 #include <nlohmann/json.hpp>
 
 #include "modelzoo/error.h"
+#include "modelzoo/hub/request.h"
 #include "modelzoo/hub/hub.h"
 #include "modelzoo/hub/weights_info.h"
 #include "modelzoo/transforms/image.h"
@@ -59,53 +60,13 @@ class UsageError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-bool is_url(const std::string& s) {
-  return s.rfind("http://", 0) == 0 || s.rfind("https://", 0) == 0 || s.rfind("file://", 0) == 0;
-}
-
-/// hf://ORG/NAME[@REVISION]/PATH: the Hub identifies the file itself, a --sha256 is optional.
-bool is_hub(const std::string& s) { return s.rfind("hf://", 0) == 0; }
-
-// "resnet50" or "resnet50:IMAGENET1K_V2" plus --weights/--sha256 -> name and Weights.
+// --model NAME[:TAG], --weights and --sha256 -> name and Weights.
 std::pair<std::string, mz::Weights> parse_request(const Args& a) {
-  std::string name = a.model;
-  std::string tag;
-  if (const auto colon = name.find(':'); colon != std::string::npos) {
-    tag = name.substr(colon + 1);
-    name = name.substr(0, colon);
-    if (name.empty() || tag.empty()) throw UsageError("--model: expected NAME or NAME:TAG, got \"" + a.model + "\"");
+  try {
+    return mz::parse_model_request(a.model, a.weights, a.sha256);
+  } catch (const mz::Error& e) {
+    throw UsageError(e.what());
   }
-  if (!a.weights.empty()) {
-    if (!tag.empty()) throw UsageError("--model " + a.model + " names a tag, and --weights gives other weights: use one");
-    if (is_hub(a.weights)) {
-      try {
-        return {name, a.sha256.empty() ? mz::Weights::parse(a.weights) : mz::Weights::hub(a.weights, a.sha256)};
-      } catch (const mz::Error& e) {
-        throw UsageError(std::string("--weights: ") + e.what());
-      }
-    }
-    if (is_url(a.weights)) {
-      // The hash comes with --sha256 or in the URL's fragment (URL#sha256=HEX, as Weights::parse reads it).
-      const bool in_url = a.weights.find("#sha256=") != std::string::npos;
-      if (in_url && !a.sha256.empty()) {
-        throw UsageError("--weights " + mz::fetch::sanitize_url(a.weights) +
-                         " carries #sha256= and --sha256 gives another: use one");
-      }
-      if (!in_url && a.sha256.empty()) {
-        throw UsageError("--weights " + mz::fetch::sanitize_url(a.weights) +
-                         ": a URL needs its SHA-256, as --sha256 HEX or URL#sha256=HEX");
-      }
-      try {
-        return {name, in_url ? mz::Weights::parse(a.weights)
-                             : mz::Weights::url(a.weights, a.sha256, "", a.sha256.size() != 64)};
-      } catch (const mz::Error& e) {
-        throw UsageError(std::string("--weights: ") + e.what());
-      }
-    }
-    return {name, mz::Weights::file(a.weights, a.sha256)};
-  }
-  if (!a.sha256.empty()) throw UsageError("--sha256 is for --weights URL|FILE");
-  return {name, tag.empty() ? mz::Weights::default_weights() : mz::Weights::tag(tag)};
 }
 
 mz::HubOptions hub_options(const Args& a) {
