@@ -530,7 +530,80 @@ def timm_convnext_rules():
     return {"key_renames": renames, "key_reshapes": [[r"features\.[1357]\.\d+\.layer_scale", [-1, 1, 1]]]}
 
 
-TIMM_LAYOUT_RULES = {"torchvision": lambda: {}, "timm_convnext": timm_convnext_rules}
+def timm_efficientnet_rules():
+    """timm's EfficientNet (B0-B7, the non-"tf_" models with symmetric padding) -> torchvision's.
+
+    conv_stem/bn1 -> features.0, blocks.S.M -> features.(S+1).M, conv_head/bn2 -> features.8,
+    classifier -> classifier.1. Stage 0 holds timm's DepthwiseSeparable blocks (torchvision's
+    MBConv with expand ratio 1: dw, SE, project); the others hold InvertedResidual blocks
+    (expand, dw, SE, project).
+    """
+    renames = [[r"conv_stem\.weight", "features.0.0.weight"], [r"bn1\.(.+)", "features.0.1.$1"],
+               [r"conv_head\.weight", "features.8.0.weight"], [r"bn2\.(.+)", "features.8.1.$1"],
+               [r"classifier\.(weight|bias)", "classifier.1.$1"]]
+    for stage in range(7):
+        renames.append([rf"blocks\.{stage}\.(\d+)\.(.+)", f"features.{stage + 1}.$1.$2"])
+    first, rest = r"(features\.1\.\d+)", r"(features\.[2-7]\.\d+)"
+    renames += [
+        [first + r"\.conv_dw\.weight", "$1.block.0.0.weight"],
+        [first + r"\.bn1\.(.+)", "$1.block.0.1.$2"],
+        [first + r"\.se\.conv_reduce\.(weight|bias)", "$1.block.1.fc1.$2"],
+        [first + r"\.se\.conv_expand\.(weight|bias)", "$1.block.1.fc2.$2"],
+        [first + r"\.conv_pw\.weight", "$1.block.2.0.weight"],
+        [first + r"\.bn2\.(.+)", "$1.block.2.1.$2"],
+        [rest + r"\.conv_pw\.weight", "$1.block.0.0.weight"],
+        [rest + r"\.bn1\.(.+)", "$1.block.0.1.$2"],
+        [rest + r"\.conv_dw\.weight", "$1.block.1.0.weight"],
+        [rest + r"\.bn2\.(.+)", "$1.block.1.1.$2"],
+        [rest + r"\.se\.conv_reduce\.(weight|bias)", "$1.block.2.fc1.$2"],
+        [rest + r"\.se\.conv_expand\.(weight|bias)", "$1.block.2.fc2.$2"],
+        [rest + r"\.conv_pwl\.weight", "$1.block.3.0.weight"],
+        [rest + r"\.bn3\.(.+)", "$1.block.3.1.$2"],
+    ]
+    return {"key_renames": renames}
+
+
+def timm_vit_rules():
+    """timm's VisionTransformer (class token, no register tokens) -> torchvision's."""
+    layer = r"(encoder\.layers\.encoder_layer_\d+)"
+    return {"key_renames": [
+        [r"cls_token", "class_token"],
+        [r"pos_embed", "encoder.pos_embedding"],
+        [r"patch_embed\.proj\.(weight|bias)", "conv_proj.$1"],
+        [r"norm\.(weight|bias)", "encoder.ln.$1"],
+        [r"head\.(weight|bias)", "heads.head.$1"],
+        [r"blocks\.(\d+)\.(.+)", "encoder.layers.encoder_layer_$1.$2"],
+        [layer + r"\.norm1\.(weight|bias)", "$1.ln_1.$2"],
+        [layer + r"\.attn\.qkv\.(weight|bias)", "$1.self_attention.in_proj_$2"],
+        [layer + r"\.attn\.proj\.(weight|bias)", "$1.self_attention.out_proj.$2"],
+        [layer + r"\.norm2\.(weight|bias)", "$1.ln_2.$2"],
+        [layer + r"\.mlp\.fc1\.(weight|bias)", "$1.mlp.0.$2"],
+        [layer + r"\.mlp\.fc2\.(weight|bias)", "$1.mlp.3.$2"],
+    ]}
+
+
+# The deepest stage of any RegNet modelzoo builds (regnet_x_32gf's third stage has 13 blocks).
+TIMM_REGNET_MAX_DEPTH = 32
+
+
+def timm_regnet_rules():
+    """timm's RegNet (sN.bM, 1-based blocks) -> torchvision's trunk_output.blockN.blockN-(M-1)."""
+    renames = [[r"stem\.conv\.weight", "stem.0.weight"], [r"stem\.bn\.(.+)", "stem.1.$1"],
+               [r"head\.fc\.(weight|bias)", "fc.$1"]]
+    for m in range(1, TIMM_REGNET_MAX_DEPTH + 1):
+        renames.append([rf"s([1-4])\.b{m}\.(.+)", f"trunk_output.block$1.block$1-{m - 1}.$2"])
+    block = r"(trunk_output\.block[1-4]\.block[1-4]-\d+)"
+    for timm_name, tv_name in (("conv1.conv", "f.a.0"), ("conv1.bn", "f.a.1"), ("conv2.conv", "f.b.0"),
+                               ("conv2.bn", "f.b.1"), ("se.fc1", "f.se.fc1"), ("se.fc2", "f.se.fc2"),
+                               ("conv3.conv", "f.c.0"), ("conv3.bn", "f.c.1"),
+                               ("downsample.conv", "proj.0"), ("downsample.bn", "proj.1")):
+        renames.append([block + r"\." + re.escape(timm_name) + r"\.(.+)", f"$1.{tv_name}.$2"])
+    return {"key_renames": renames}
+
+
+TIMM_LAYOUT_RULES = {"torchvision": lambda: {}, "timm_convnext": timm_convnext_rules,
+                     "timm_efficientnet": timm_efficientnet_rules, "timm_vit": timm_vit_rules,
+                     "timm_regnet": timm_regnet_rules}
 
 
 def timm_tag(tag):
@@ -553,6 +626,8 @@ def timm_entry(source, known_tables):
                  "test_input_size": cfg.get("test_input_size"), "test_crop_pct": cfg.get("test_crop_pct"),
                  "layout": source["layout"]},
     }
+    if source.get("arch_options"):
+        meta["arch_options"] = source["arch_options"]
     meta.update(TIMM_LAYOUT_RULES[source["layout"]]())
     return {
         "url": f"hf://{source['hf_hub_id']}/{source['file']}",
@@ -584,6 +659,9 @@ def timm_documents(files):
             raise SystemExit(f"{source['hf_hub_id']}: modelzoo has no architecture {source['model']!r}")
         weights = doc["models"].setdefault(source["model"], {"weights": {}})["weights"]
         tag = timm_tag(source["tag"])
+        size = source.get("arch_options", {}).get("image_size")
+        if size is not None:
+            tag += f"_{size}"  # timm's vit_base_patch16_384 and _224 share tags; modelzoo's vit_b_16 holds both
         if tag in weights:
             raise SystemExit(f"{source['hf_hub_id']}: tag {tag} is produced twice")
         weights[tag] = timm_entry(source, tables)

@@ -1,8 +1,10 @@
 // timm's weights from the Hub end to end: files of timm's layout (made with
 // Debian's torch by tests/oracle/timm_layout.py: resnet50 with torchvision's
-// names, convnext_tiny with timm's names and flat gamma) served by a loopback
-// Hub, loaded by get_model through hf:// sources and registry/timm.json's
-// tags, give torchvision's outputs on the same weights.
+// names; convnext_tiny, efficientnet_b0, regnet_y_400mf and vit_b_16 under the
+// names and shapes timm's own models have, recorded from timm in
+// tests/oracle/timm_layouts/) served by a loopback Hub, loaded by get_model
+// through hf:// sources and registry/timm.json's tags and key rules, give
+// torchvision's outputs on the same weights.
 #include <gtest/gtest.h>
 #include <gmock/gmock.h>
 
@@ -32,18 +34,33 @@ double relative_diff(const at::Tensor& out, const at::Tensor& expected) {
   return (out - expected).abs().max().item<double>() / scale;
 }
 
+// One timm weights entry per renamed layout of registry/timm.json.
+struct RenamedLayout {
+  std::string model, repo, tag;
+};
+const std::vector<RenamedLayout>& renamed_layouts() {
+  static const std::vector<RenamedLayout> all = {
+      {"convnext_tiny", "timm/convnext_tiny.fb_in1k", "TIMM_FB_IN1K"},
+      {"efficientnet_b0", "timm/efficientnet_b0.ra_in1k", "TIMM_RA_IN1K"},
+      {"regnet_y_400mf", "timm/regnety_004.pycls_in1k", "TIMM_PYCLS_IN1K"},
+      {"vit_b_16", "timm/vit_base_patch16_224.augreg2_in21k_ft_in1k", "TIMM_AUGREG2_IN21K_FT_IN1K"},
+  };
+  return all;
+}
+
 class HfTimm : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     fixture_ = new fs::path(fs::path(MZ_BINARY_DIR) / "fixtures" / "hf_timm");
     mz_test::cached_fixture(*fixture_, fs::path(MZ_SOURCE_DIR) / "tests" / "oracle" / "timm_layout.py",
-                            "resnet50 convnext_tiny");
+                            "resnet50 convnext_tiny efficientnet_b0 regnet_y_400mf vit_b_16");
     hub_ = new mz_test::HubServer();
     hub_->commit("timm/resnet50.a1_in1k",
                  {{"model.safetensors", read_file(*fixture_ / "resnet50.safetensors"), true},
                   {"config.json", "{\"architecture\": \"resnet50\", \"num_classes\": 1000}\n", false}});
-    hub_->commit("timm/convnext_tiny.fb_in1k",
-                 {{"model.safetensors", read_file(*fixture_ / "convnext_tiny.safetensors"), true}});
+    for (const auto& r : renamed_layouts()) {
+      hub_->commit(r.repo, {{"model.safetensors", read_file(*fixture_ / (r.model + ".safetensors")), true}});
+    }
     hub_->apply();
   }
   static void TearDownTestSuite() {
@@ -109,6 +126,18 @@ TEST_F(HfTimm, ConvnextWithTimmsNamesLoadsThroughTheRegistrysKeyRules) {
   } catch (const std::exception& e) {
     EXPECT_THAT(e.what(), HasSubstr("stages.0.blocks.0.gamma"));
     EXPECT_THAT(e.what(), HasSubstr("features.1.0.layer_scale"));
+  }
+}
+
+TEST_F(HfTimm, EveryRenamedLayoutGivesTorchvisionsOutputs) {
+  torch::NoGradGuard no_grad;
+  for (const auto& r : renamed_layouts()) {
+    SCOPED_TRACE(r.model + " from " + r.repo);
+    auto model = mz::get_model(r.model, mz::Weights::tag(r.tag), options_);
+    EXPECT_LT(relative_diff(model->forward(expected(r.model, "input")), expected(r.model, "output")), 1e-4);
+    // The file came from the tag's Hub repository, into the Hub's cache.
+    const std::string repo = "models--" + r.repo.substr(0, r.repo.find('/')) + "--" + r.repo.substr(r.repo.find('/') + 1);
+    EXPECT_TRUE(fs::is_directory(options_.cache.hf_root / repo / "snapshots"));
   }
 }
 

@@ -3,19 +3,19 @@
 
     timm_layout.py OUT_DIR ARCH [ARCH...] [--size 64]
 
-For each torchvision architecture (resnet50, convnext_tiny, ...): a seeded
-random model (batch-norm statistics randomised too), its state dict renamed to
-timm's module layout -- for ResNet that is torchvision's own names; for
-ConvNeXt stem.N, stages.N.blocks.M.{conv_dw,norm,mlp.fc1,mlp.fc2,gamma},
-stages.N.downsample.N, head.norm, head.fc, with gamma flattened to C as timm
-keeps it -- written as OUT_DIR/<arch>.safetensors (the format the Hub serves;
+For each torchvision architecture (resnet50, convnext_tiny, efficientnet_b0,
+regnet_y_400mf, vit_b_16, ...): a seeded random model (batch-norm statistics
+randomised too), its state dict renamed to timm's module layout -- for ResNet
+that is torchvision's own names; for the others the names and shapes timm's
+own model has, from the tables in timm_layouts/ (recorded from timm by
+scripts/timm_sources.py --record; ConvNeXt's gamma, for one, is flat) --
+written as OUT_DIR/<arch>.safetensors (the format the Hub serves;
 written by hand, no safetensors package needed), plus OUT_DIR/<arch>.io.pth
 with {'input', 'output'}: torchvision's eval-mode output on a random batch.
 """
 import argparse
 import json
 import os
-import re
 import struct
 
 import torch
@@ -24,33 +24,28 @@ import torchvision
 DTYPES = {torch.float32: "F32", torch.int64: "I64"}
 
 
-def timm_convnext_names(sd):
+TABLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "timm_layouts")
+
+
+def timm_names(arch, sd):
+    """torchvision's state dict under timm's names, from the table scripts/timm_sources.py recorded
+    from timm itself (timm_layouts/<arch>.tsv); torchvision's names where timm keeps them (no table)."""
+    path = os.path.join(TABLES, arch + ".tsv")
+    if not os.path.exists(path):
+        return sd
+    timm_of = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("#") or not line.strip():
+                continue
+            timm_key, tv_key, shape = line.rstrip("\n").split("\t")
+            timm_of[tv_key] = (timm_key, [int(d) for d in shape.split(",") if d])
     out = {}
-    stage_of = {1: 0, 3: 1, 5: 2, 7: 3}
-    down_of = {2: 1, 4: 2, 6: 3}
-    block = {"0": "conv_dw", "2": "norm", "3": "mlp.fc1", "5": "mlp.fc2"}
     for k, v in sd.items():
-        m = re.fullmatch(r"features\.0\.([01])\.(weight|bias)", k)
-        if m:
-            out[f"stem.{m[1]}.{m[2]}"] = v
-            continue
-        m = re.fullmatch(r"features\.(\d)\.(\d+)\.layer_scale", k)
-        if m:
-            out[f"stages.{stage_of[int(m[1])]}.blocks.{m[2]}.gamma"] = v.reshape(-1)
-            continue
-        m = re.fullmatch(r"features\.(\d)\.(\d+)\.block\.(\d)\.(weight|bias)", k)
-        if m:
-            out[f"stages.{stage_of[int(m[1])]}.blocks.{m[2]}.{block[m[3]]}.{m[4]}"] = v
-            continue
-        m = re.fullmatch(r"features\.([246])\.([01])\.(weight|bias)", k)
-        if m:
-            out[f"stages.{down_of[int(m[1])]}.downsample.{m[2]}.{m[3]}"] = v
-            continue
-        m = re.fullmatch(r"classifier\.([02])\.(weight|bias)", k)
-        if m:
-            out[f"head.{'norm' if m[1] == '0' else 'fc'}.{m[2]}"] = v
-            continue
-        raise SystemExit(f"no timm name for {k}")
+        if k not in timm_of:
+            raise SystemExit(f"{path}: no timm name for {k}")
+        name, shape = timm_of[k]
+        out[name] = v.reshape(shape)
     return out
 
 
@@ -89,9 +84,9 @@ def main():
                 m.layer_scale.data.uniform_(0.5, 1.5)  # torchvision's 1e-6 would hide the blocks
         model.eval()
         sd = {k: v for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
-        named = timm_convnext_names(sd) if arch.startswith("convnext") else sd
-        write_safetensors(os.path.join(args.out, arch + ".safetensors"), named)
-        x = torch.randn(2, 3, args.size, args.size)
+        write_safetensors(os.path.join(args.out, arch + ".safetensors"), timm_names(arch, sd))
+        size = getattr(model, "image_size", args.size)  # a ViT takes only the size it was built for
+        x = torch.randn(2, 3, size, size)
         with torch.no_grad():
             y = model(x)
         torch.save({"input": x, "output": y}, os.path.join(args.out, arch + ".io.pth"))

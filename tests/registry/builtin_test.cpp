@@ -87,7 +87,7 @@ TEST(RegistryBuiltin, HasAllTorchvisionClassificationModels) {
     for (const auto& w : r.require(n).weights) (w.url.rfind("hf://", 0) == 0 ? hub : tags)++;
   }
   EXPECT_EQ(tags, 115u);  // every weights tag of every Weights enum
-  EXPECT_EQ(hub, 62u);    // timm's weights on the Hub (registry/timm.json)
+  EXPECT_EQ(hub, 142u);   // timm's weights on the Hub (registry/timm.json)
 }
 
 // registry/timm.json: timm's Hub weights as TIMM_* tags, with timm's
@@ -115,16 +115,28 @@ TEST(RegistryBuiltin, TimmEntries) {
   EXPECT_EQ(cx.url, "hf://timm/convnext_tiny.fb_in1k/model.safetensors");
   EXPECT_EQ(cx.meta["key_renames"].size(), 16u);
   EXPECT_EQ(cx.meta["key_reshapes"][0][1], nlohmann::json::array({-1, 1, 1}));
+  // ViT at 384: the same modelzoo model, built for timm's input size, under a tag of its own.
+  const auto& vit384 = r.require("vit_b_16").require_weights("TIMM_AUGREG_IN21K_FT_IN1K_384");
+  EXPECT_EQ(vit384.url, "hf://timm/vit_base_patch16_384.augreg_in21k_ft_in1k/model.safetensors");
+  EXPECT_EQ(vit384.meta["arch_options"]["image_size"], 384);
+  EXPECT_EQ(vit384.transforms.crop_size, 384);
+  EXPECT_EQ(vit384.transforms.mean, (std::array<double, 3>{0.5, 0.5, 0.5}));
+  EXPECT_EQ(r.require("regnet_y_400mf").require_weights("TIMM_PYCLS_IN1K").meta["timm"]["layout"], "timm_regnet");
+  EXPECT_EQ(r.require("efficientnet_b0").require_weights("TIMM_RA_IN1K").meta["timm"]["layout"],
+            "timm_efficientnet");
   std::set<std::string> families;
+  std::size_t tags = 0;
   for (const auto& n : r.names()) {
     for (const auto& w : r.require(n).weights) {
-      if (w.url.rfind("hf://timm/", 0) == 0) families.insert(n);
+      if (w.url.rfind("hf://timm/", 0) == 0) {
+        families.insert(n.substr(0, n.find_first_of("_0123456789")));
+        ++tags;
+      }
     }
   }
-  EXPECT_EQ(families, (std::set<std::string>{"convnext_base", "convnext_large", "convnext_small", "convnext_tiny",
-                                             "resnet101", "resnet152", "resnet18", "resnet34", "resnet50",
-                                             "resnext101_32x8d", "resnext101_64x4d", "resnext50_32x4d",
-                                             "wide_resnet101_2", "wide_resnet50_2"}));
+  EXPECT_EQ(families, (std::set<std::string>{"convnext", "efficientnet", "regnet", "resnet", "resnext", "vit",
+                                             "wide"}));
+  EXPECT_EQ(tags, 142u);  // registry/sources/timm_pretrained.json's entries
 }
 
 TEST(RegistryBuiltin, Vgg19Entry) {
@@ -357,7 +369,8 @@ TEST(RegistryBuiltin, RequireWeightsListsKnownTags) {
               "model \"resnet50\" has no weights \"IMAGENET1K_V3\"; did you mean \"IMAGENET1K_V1\" or "
               "\"IMAGENET1K_V2\"?; known tags: IMAGENET1K_V1, IMAGENET1K_V2 (default), TIMM_A1H_IN1K, "
               "TIMM_A1_IN1K, TIMM_A2_IN1K, TIMM_A3_IN1K, TIMM_AM_IN1K, TIMM_B1K_IN1K, TIMM_B2K_IN1K, TIMM_BT_IN1K, "
-              "TIMM_C1_IN1K, TIMM_C2_IN1K, TIMM_D_IN1K, TIMM_RAM_IN1K, TIMM_RA_IN1K, TIMM_TV2_IN1K, TIMM_TV_IN1K, "
+              "TIMM_C1_IN1K, TIMM_C2_IN1K, TIMM_D_IN1K, TIMM_FB_SSL_YFCC100M_FT_IN1K, TIMM_FB_SWSL_IG1B_FT_IN1K, "
+              "TIMM_GLUON_IN1K, TIMM_RAM_IN1K, TIMM_RA_IN1K, TIMM_TV2_IN1K, TIMM_TV_IN1K, "
               "DEFAULT (defined in built-in registry/timm.json)");
   }
   EXPECT_EQ(r.require("resnet50").find_weights("imagenet1k_v1"), nullptr);
