@@ -4,6 +4,7 @@
 // prefix of completed bytes, and a record of each range's progress so a later
 // run resumes. The policy is described in fetch.h.
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -191,7 +192,10 @@ class RecordFile {
 
 /// SHA-256 of the partial file in order, on its own thread: it reads back
 /// (from the page cache) the bytes of the contiguous completed prefix as it
-/// grows, so the digest is ready a moment after the last byte arrives.
+/// grows, so the digest is ready a moment after the last byte arrives. The
+/// bytes are hashed where they lie in the page cache, through a read-only
+/// mapping of each block (no copy: on a 2-core machine the copy competed with
+/// the receiving thread and the server); pread when a block cannot be mapped.
 class OrderedHasher {
  public:
   explicit OrderedHasher(const fs::path& part) : fd_(::open(part.c_str(), O_RDONLY | O_CLOEXEC)) {
@@ -243,6 +247,8 @@ class OrderedHasher {
       lock.unlock();
       std::size_t got = 0;
       int err = 0;
+      const bool mapped = hash_mapped(from, n);
+      if (mapped) got = n;
       while (got < n) {
         const ssize_t r = ::pread(fd_.get(), buf.data() + got, n - got, static_cast<off_t>(from + got));
         if (r < 0 && errno == EINTR) continue;
@@ -252,7 +258,7 @@ class OrderedHasher {
         }
         got += static_cast<std::size_t>(r);
       }
-      if (got == n) hasher_.update(buf.data(), n);
+      if (got == n && !mapped) hasher_.update(buf.data(), n);
       lock.lock();
       if (got != n) {
         error_ = std::strerror(err);
@@ -262,6 +268,20 @@ class OrderedHasher {
       hashed_ += n;
       cv_.notify_all();
     }
+  }
+
+  /// Hashes [from, from + n) through a mapping; false (nothing hashed) when
+  /// the file cannot be mapped.
+  bool hash_mapped(uint64_t from, std::size_t n) {
+    static const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+    const uint64_t start = from - from % page;
+    const std::size_t length = static_cast<std::size_t>(from + n - start);
+    void* p = ::mmap(nullptr, length, PROT_READ, MAP_SHARED, fd_.get(), static_cast<off_t>(start));
+    if (p == MAP_FAILED) return false;
+    ::madvise(p, length, MADV_SEQUENTIAL);
+    hasher_.update(static_cast<const char*>(p) + (from - start), n);
+    ::munmap(p, length);
+    return true;
   }
 
   Fd fd_;
