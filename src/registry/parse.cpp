@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cctype>
 #include <iterator>
+#include <mutex>
 #include <cmath>
 #include <cstdio>
 #include <optional>
@@ -298,6 +299,27 @@ Transforms parse_transforms(const Checker& c, const json& j, const std::string& 
   return t;
 }
 
+
+/// Why `pattern` is not an ECMAScript regular expression, or nothing. Registry
+/// entries repeat the same rules (every timm weights of a layout carries its
+/// layout's), so each distinct pattern is compiled once per process.
+std::optional<std::string> regex_error_of(const std::string& pattern) {
+  static std::mutex mu;
+  static std::set<std::string> valid;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (valid.count(pattern) != 0) return std::nullopt;
+  }
+  try {
+    std::regex re(pattern, std::regex::ECMAScript);
+  } catch (const std::regex_error& e) {
+    return std::string(e.what());
+  }
+  std::lock_guard<std::mutex> lock(mu);
+  valid.insert(pattern);
+  return std::nullopt;
+}
+
 void check_meta(const Checker& c, const json& meta, const std::string& p) {
   c.object(meta, p);
   if (meta.contains("num_params")) c.positive_integer(meta["num_params"], child(p, "num_params"));
@@ -335,10 +357,8 @@ void check_meta(const Checker& c, const json& meta, const std::string& p) {
       if (!rule.is_array() || rule.size() != 2) c.error(qi, "expected [pattern, replacement], got " + describe(rule));
       const std::string pattern = c.string(rule[0], child(qi, "0"));
       c.string(rule[1], child(qi, "1"));
-      try {
-        std::regex re(pattern, std::regex::ECMAScript);
-      } catch (const std::regex_error& e) {
-        c.error(child(qi, "0"), "expected a regular expression (ECMAScript), got " + quote(pattern) + ": " + e.what());
+      if (const auto why = regex_error_of(pattern)) {
+        c.error(child(qi, "0"), "expected a regular expression (ECMAScript), got " + quote(pattern) + ": " + *why);
       }
     }
   }
@@ -354,10 +374,8 @@ void check_meta(const Checker& c, const json& meta, const std::string& p) {
         c.error(qi, "expected [pattern, [dims...]], got " + describe(rule));
       }
       const std::string pattern = c.string(rule[0], child(qi, "0"));
-      try {
-        std::regex re(pattern, std::regex::ECMAScript);
-      } catch (const std::regex_error& e) {
-        c.error(child(qi, "0"), "expected a regular expression (ECMAScript), got " + quote(pattern) + ": " + e.what());
+      if (const auto why = regex_error_of(pattern)) {
+        c.error(child(qi, "0"), "expected a regular expression (ECMAScript), got " + quote(pattern) + ": " + *why);
       }
       std::size_t inferred = 0;
       for (std::size_t d = 0; d < rule[1].size(); ++d) {
