@@ -38,19 +38,20 @@ std::pair<int64_t, int64_t> resized_size(int64_t height, int64_t width, int64_t 
   return portrait ? std::make_pair(new_long, size) : std::make_pair(size, new_long);
 }
 
-at::Tensor resize_shorter_side(const at::Tensor& image, int64_t size, const std::string& interpolation,
-                               bool antialias) {
+at::Tensor resize(const at::Tensor& image, int64_t height, int64_t width, const std::string& interpolation,
+                  bool antialias) {
   if (image.dim() < 3) throw Error("resize: expected a [N x] C x H x W tensor, got " + describe_sizes(image));
-  if (size <= 0) throw Error("resize: size must be positive, got " + std::to_string(size));
-  const auto [new_h, new_w] = resized_size(image.size(-2), image.size(-1), size);
-  if (new_h == image.size(-2) && new_w == image.size(-1)) return image;
+  if (height <= 0 || width <= 0) {
+    throw Error("resize: sizes must be positive, got " + std::to_string(height) + " x " + std::to_string(width));
+  }
+  if (height == image.size(-2) && width == image.size(-1)) return image;
 
   const bool squeeze = image.dim() == 3;
   at::Tensor x = squeeze ? image.unsqueeze(0) : image;
   const auto out_dtype = x.scalar_type();
   const bool cast = out_dtype != at::kFloat && out_dtype != at::kDouble;
   if (cast) x = x.to(at::kFloat);
-  const std::vector<int64_t> out_size{new_h, new_w};
+  const std::vector<int64_t> out_size{height, width};
   if (interpolation == "bilinear") {
     x = antialias ? at::_upsample_bilinear2d_aa(x, out_size, false, c10::nullopt, c10::nullopt)
                   : at::upsample_bilinear2d(x, out_size, false, c10::nullopt, c10::nullopt);
@@ -69,6 +70,14 @@ at::Tensor resize_shorter_side(const at::Tensor& image, int64_t size, const std:
     x = x.to(out_dtype);
   }
   return x;
+}
+
+at::Tensor resize_shorter_side(const at::Tensor& image, int64_t size, const std::string& interpolation,
+                               bool antialias) {
+  if (image.dim() < 3) throw Error("resize: expected a [N x] C x H x W tensor, got " + describe_sizes(image));
+  if (size <= 0) throw Error("resize: size must be positive, got " + std::to_string(size));
+  const auto [new_h, new_w] = resized_size(image.size(-2), image.size(-1), size);
+  return resize(image, new_h, new_w, interpolation, antialias);
 }
 
 at::Tensor center_crop(const at::Tensor& image, int64_t crop_h, int64_t crop_w) {

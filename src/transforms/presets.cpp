@@ -97,31 +97,7 @@ at::Tensor resize_to(const at::Tensor& image, const std::vector<int64_t>& size, 
   if (size.size() == 1) return resize_shorter_side(image, size[0], interpolation, antialias);
   if (size.size() != 2) throw Error("resize: expected one or two sizes, got " + std::to_string(size.size()));
   if (image.dim() < 3) throw Error("resize: expected a [N x] C x H x W tensor, got " + shape_of(image));
-  if (size[0] <= 0 || size[1] <= 0) throw Error("resize: sizes must be positive");
-  if (image.size(-2) == size[0] && image.size(-1) == size[1]) return image;
-  const bool squeeze = image.dim() == 3;
-  at::Tensor x = squeeze ? image.unsqueeze(0) : image;
-  const auto out_dtype = x.scalar_type();
-  const bool cast = out_dtype != at::kFloat && out_dtype != at::kDouble;
-  if (cast) x = x.to(at::kFloat);
-  if (interpolation == "bilinear") {
-    x = antialias ? at::_upsample_bilinear2d_aa(x, size, false, c10::nullopt, c10::nullopt)
-                  : at::upsample_bilinear2d(x, size, false, c10::nullopt, c10::nullopt);
-  } else if (interpolation == "bicubic") {
-    x = antialias ? at::_upsample_bicubic2d_aa(x, size, false, c10::nullopt, c10::nullopt)
-                  : at::upsample_bicubic2d(x, size, false, c10::nullopt, c10::nullopt);
-    if (out_dtype == at::kByte) x = x.clamp(0, 255);
-  } else if (interpolation == "nearest") {
-    x = at::upsample_nearest2d(x, size, c10::nullopt, c10::nullopt);
-  } else {
-    throw Error("resize: unknown interpolation \"" + interpolation + "\" (expected bilinear, bicubic or nearest)");
-  }
-  if (squeeze) x = x.squeeze(0);
-  if (cast) {
-    if (!at::isFloatingType(out_dtype)) x = x.round();
-    x = x.to(out_dtype);
-  }
-  return x;
+  return resize(image, size[0], size[1], interpolation, antialias);
 }
 
 SegmentationPreset::SegmentationPreset(PresetSpec spec, PreprocessOptions options)

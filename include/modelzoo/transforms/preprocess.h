@@ -51,6 +51,11 @@ struct PreprocessOptions {
 /// becomes `size`: {new_h, new_w}.
 std::pair<int64_t, int64_t> resized_size(int64_t height, int64_t width, int64_t size);
 
+/// F.resize(image, [height, width], interpolation, antialias) for a C x H x W
+/// or N x C x H x W tensor (uint8 or floating point; the dtype is kept).
+at::Tensor resize(const at::Tensor& image, int64_t height, int64_t width, const std::string& interpolation,
+                  bool antialias = true);
+
 /// F.resize(image, [size], interpolation, antialias) for a C x H x W or
 /// N x C x H x W tensor (uint8 or floating point; the dtype is kept).
 at::Tensor resize_shorter_side(const at::Tensor& image, int64_t size, const std::string& interpolation,
