@@ -12,6 +12,7 @@
 #include "modelzoo/error.h"
 #include "modelzoo/fetch/hf.h"
 #include "modelzoo/inference/inference.h"
+#include "hub/locate.h"
 
 namespace modelzoo {
 namespace {
@@ -86,52 +87,6 @@ fetch::FetchRequest registry_request(const std::string& name, const registry::We
   return req;
 }
 
-// Fetches (or finds) the file of a request that needs one. Local files are
-// used in place, verified when a hash was given.
-fetch::FetchResult locate(const std::string& name, const Weights& weights, const Resolved& r,
-                          const HubOptions& options) {
-  if (weights.kind() == Weights::Kind::File) {
-    fetch::FetchResult res;
-    res.path = weights.value();
-    std::error_code ec;
-    if (!fs::is_regular_file(res.path, ec)) {
-      throw CacheError("weights file for " + name + " not found: " + res.path.string());
-    }
-    res.bytes = fs::file_size(res.path, ec);
-    if (!weights.sha256().empty()) {
-      res.sha256 = cache::sha256_file(res.path);
-      registry::HashSpec spec{weights.sha256(), weights.sha256().size() != 64};
-      if (!spec.matches(res.sha256)) {
-        throw HashMismatchError("weights file for " + name + " (" + res.path.string() +
-                                ") has sha256 " + res.sha256 + ", expected " + weights.sha256());
-      }
-    }
-    return res;
-  }
-  fetch::FetchRequest req;
-  if (weights.kind() == Weights::Kind::Url || weights.kind() == Weights::Kind::Hub) {
-    req.url = weights.value();
-    req.file_name = weights.file_name();
-    req.expect.sha256 = weights.sha256();
-    req.expect.sha256_is_prefix = weights.sha256_is_prefix();
-    req.label = label_of(name, weights);
-    // The registry's pins hold for the revision the entry names.
-    if (weights.kind() == Weights::Kind::Hub && r.weights != nullptr &&
-        fetch::HubFile::parse(r.weights->url).uri() == weights.value()) {
-      if (req.expect.sha256.empty() && !r.weights->sha256.is_prefix) req.expect.sha256 = r.weights->sha256.hex;
-      req.expect.size = r.weights->size;
-    }
-  } else {
-    req = registry_request(name, *r.weights);
-    try {
-      return fetch_source(req, options);
-    } catch (const HashMismatchError& e) {
-      // Say when the pinned value has a single source, and how to accept the file.
-      throw HashMismatchError(registry::explain_mismatch(name, *r.weights, e.what()));
-    }
-  }
-  return fetch_source(req, options);
-}
 
 models::ArchArgs arch_args(const models::ArchInfo& arch, const Resolved& r, const HubOptions& options,
                            bool pretrained) {
@@ -225,6 +180,56 @@ HubOptions HubOptions::from_env() {
   return o;
 }
 
+namespace detail {
+
+fetch::FetchResult locate_weights(const std::string& name, const Weights& weights,
+                                  const registry::WeightsEntry* entry, const HubOptions& options) {
+  if (weights.kind() == Weights::Kind::File) {
+    fetch::FetchResult res;
+    res.path = weights.value();
+    std::error_code ec;
+    if (!fs::is_regular_file(res.path, ec)) {
+      throw CacheError("weights file for " + name + " not found: " + res.path.string());
+    }
+    res.bytes = fs::file_size(res.path, ec);
+    if (!weights.sha256().empty()) {
+      res.sha256 = cache::sha256_file(res.path);
+      registry::HashSpec spec{weights.sha256(), weights.sha256().size() != 64};
+      if (!spec.matches(res.sha256)) {
+        throw HashMismatchError("weights file for " + name + " (" + res.path.string() +
+                                ") has sha256 " + res.sha256 + ", expected " + weights.sha256());
+      }
+    }
+    return res;
+  }
+  fetch::FetchRequest req;
+  if (weights.kind() == Weights::Kind::Url || weights.kind() == Weights::Kind::Hub) {
+    req.url = weights.value();
+    req.file_name = weights.file_name();
+    req.expect.sha256 = weights.sha256();
+    req.expect.sha256_is_prefix = weights.sha256_is_prefix();
+    req.label = label_of(name, weights);
+    // The registry's pins hold for the revision the entry names.
+    if (weights.kind() == Weights::Kind::Hub && entry != nullptr &&
+        fetch::HubFile::parse(entry->url).uri() == weights.value()) {
+      if (req.expect.sha256.empty() && !entry->sha256.is_prefix) req.expect.sha256 = entry->sha256.hex;
+      req.expect.size = entry->size;
+    }
+  } else {
+    if (entry == nullptr) throw Error("locate_weights(" + name + "): a registry request without its entry");
+    req = registry_request(name, *entry);
+    try {
+      return fetch_source(req, options);
+    } catch (const HashMismatchError& e) {
+      // Say when the pinned value has a single source, and how to accept the file.
+      throw HashMismatchError(registry::explain_mismatch(name, *entry, e.what()));
+    }
+  }
+  return fetch_source(req, options);
+}
+
+}  // namespace detail
+
 const HubOptions& default_hub_options() {
   static const HubOptions options = HubOptions::from_env();
   return options;
@@ -240,7 +245,7 @@ fetch::FetchResult fetch_weights(const std::string& name, const Weights& weights
     throw Error("fetch_weights(" + name + "): weights 'none' have no file to fetch");
   }
   const Resolved r = resolve(name, weights, options);
-  return locate(name, weights, r, options);
+  return detail::locate_weights(name, weights, r.weights, options);
 }
 
 Classifier get_model(const std::string& name, const Weights& weights, const HubOptions& options) {
@@ -266,7 +271,7 @@ Classifier get_model(const std::string& name, const Weights& weights, const HubO
   }
 
   t0 = Clock::now();
-  fetch::FetchResult file = locate(name, weights, r, options);
+  fetch::FetchResult file = detail::locate_weights(name, weights, r.weights, options);
   trace.fetch_ms = ms_since(t0);
   trace.file = file.path;
   trace.downloaded = file.downloaded;
@@ -288,7 +293,7 @@ Classifier get_model(const std::string& name, const Weights& weights, const HubO
     if (registry::HashSpec{expected, is_prefix}.matches(actual)) throw;
     std::error_code ec;
     fs::remove(fs::canonical(file.path, ec), ec);  // a Hub snapshot entry is a link: remove its blob
-    file = locate(name, weights, r, options);
+    file = detail::locate_weights(name, weights, r.weights, options);
     trace.file = file.path;
     trace.downloaded = file.downloaded;
     trace.source_url = file.url;

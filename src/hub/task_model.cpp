@@ -1,21 +1,18 @@
 #include "modelzoo/hub/task_model.h"
 
 #include <chrono>
-#include <filesystem>
 #include <regex>
-#include <system_error>
 
 #include <c10/core/GradMode.h>
 #include <torch/nn/module.h>
 
-#include "modelzoo/cache/sha256.h"
 #include "modelzoo/error.h"
 #include "modelzoo/inference/inference.h"
+#include "hub/locate.h"
 
 namespace modelzoo {
 namespace {
 
-namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 double ms_since(Clock::time_point t0) {
@@ -26,44 +23,6 @@ std::string joined(const std::vector<std::string>& names) {
   std::string s;
   for (const auto& n : names) s += (s.empty() ? "" : ", ") + n;
   return s;
-}
-
-fetch::FetchResult locate_file(const std::string& name, const Weights& weights,
-                               const registry::WeightsEntry* entry, const HubOptions& options) {
-  if (weights.kind() == Weights::Kind::File) {
-    fetch::FetchResult res;
-    res.path = weights.value();
-    std::error_code ec;
-    if (!fs::is_regular_file(res.path, ec)) {
-      throw CacheError("weights file for " + name + " not found: " + res.path.string());
-    }
-    res.bytes = fs::file_size(res.path, ec);
-    if (!weights.sha256().empty()) {
-      res.sha256 = cache::sha256_file(res.path);
-      registry::HashSpec spec{weights.sha256(), weights.sha256().size() != 64};
-      if (!spec.matches(res.sha256)) {
-        throw HashMismatchError("weights file for " + name + " (" + res.path.string() + ") has sha256 " +
-                                res.sha256 + ", expected " + weights.sha256());
-      }
-    }
-    return res;
-  }
-  fetch::FetchRequest req;
-  if (weights.kind() == Weights::Kind::Url || weights.kind() == Weights::Kind::Hub) {
-    req.url = weights.value();
-    req.file_name = weights.file_name();
-    req.expect.sha256 = weights.sha256();
-    req.expect.sha256_is_prefix = weights.sha256_is_prefix();
-    req.label = name + ":" + weights.describe();
-  } else {
-    req.url = entry->url;
-    req.file_name = entry->file_name;
-    req.expect.sha256 = entry->sha256.hex;
-    req.expect.sha256_is_prefix = entry->sha256.is_prefix;
-    req.expect.size = entry->size;
-    req.label = name + ":" + entry->tag;
-  }
-  return fetch_source(req, options);
 }
 
 }  // namespace
@@ -123,7 +82,7 @@ std::shared_ptr<torch::nn::Module> load_task_model(const std::string& name, cons
   }
 
   t0 = Clock::now();
-  const fetch::FetchResult file = locate_file(name, weights, we, options);
+  const fetch::FetchResult file = detail::locate_weights(name, weights, we, options);
   trace.fetch_ms = ms_since(t0);
   trace.file = file.path;
   trace.downloaded = file.downloaded;
