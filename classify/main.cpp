@@ -24,8 +24,8 @@
 #include <c10/core/GradMode.h>
 #include <nlohmann/json.hpp>
 
+#include "model_cli.h"
 #include "modelzoo/error.h"
-#include "modelzoo/hub/request.h"
 #include "modelzoo/hub/hub.h"
 #include "modelzoo/hub/weights_info.h"
 #include "modelzoo/transforms/image.h"
@@ -37,47 +37,14 @@ namespace {
 namespace mz = modelzoo;
 using nlohmann::json;
 
-constexpr int kOk = 0;
-constexpr int kFailure = 1;
-constexpr int kUsage = 2;
+using mz::cli::kFailure;
+using mz::cli::kOk;
+using mz::cli::UsageError;
 
-struct Args {
-  std::string model;
-  std::string weights;
-  std::string sha256;
-  std::vector<std::string> registries;
-  std::string cache_dir;
-  bool offline = false;
-  std::vector<std::string> mirrors;
+struct Args : mz::cli::ModelOptions {
   int64_t topk = 5;
-  bool json = false;
-  bool plain = false;
   std::vector<std::string> images;
 };
-
-class UsageError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
-// --model NAME[:TAG], --weights and --sha256 -> name and Weights.
-std::pair<std::string, mz::Weights> parse_request(const Args& a) {
-  try {
-    return mz::parse_model_request(a.model, a.weights, a.sha256);
-  } catch (const mz::Error& e) {
-    throw UsageError(e.what());
-  }
-}
-
-mz::HubOptions hub_options(const Args& a) {
-  mz::HubOptions o = mz::HubOptions::from_env();
-  for (const auto& f : a.registries) o.registry.add_file(f);
-  if (!a.cache_dir.empty()) o.cache.root = a.cache_dir;
-  if (a.offline) o.fetch.offline = true;
-  o.fetch.mirrors.insert(o.fetch.mirrors.begin(), a.mirrors.begin(), a.mirrors.end());
-  if (a.plain) o.optimize = false;
-  return o;
-}
 
 std::string format_probability(double p) {
   std::ostringstream s;
@@ -86,8 +53,8 @@ std::string format_probability(double p) {
 }
 
 int run(const Args& a) {
-  const auto [name, weights] = parse_request(a);
-  const mz::HubOptions options = hub_options(a);
+  const auto [name, weights] = mz::cli::parse_request(a);
+  const mz::HubOptions options = mz::cli::hub_options(a);
   const mz::WeightsInfo info = mz::weights_info(name, weights, options);
   const mz::transforms::Preprocess preprocess(info.transforms);
   mz::Classifier model = mz::get_model(name, weights, options);
@@ -140,43 +107,10 @@ int run(const Args& a) {
 int main(int argc, char** argv) {
   CLI::App app{"classify: top-k labels of images with a pretrained modelzoo model and its weights' preprocessing"};
   Args a;
-  app.add_option("--model,-m", a.model, "model name, optionally with a weights tag: resnet50 or resnet50:IMAGENET1K_V2")
-      ->required();
-  app.add_option("--weights", a.weights,
-                 "custom weights: an http(s)/file URL (with --sha256, or as URL#sha256=HEX), hf://ORG/NAME[@REV]/PATH, or a local file");
-  app.add_option("--sha256", a.sha256, "expected SHA-256 of --weights (full, or a prefix of at least 8 hex digits)");
-  app.add_option("--registry", a.registries, "extra registry JSON file (repeatable; after MODELZOO_REGISTRY)");
-  app.add_option("--cache-dir", a.cache_dir, "cache directory (default: MODELZOO_CACHE, else torch.hub's)");
-  app.add_flag("--offline", a.offline, "never touch the network (also MODELZOO_OFFLINE=1)");
-  app.add_option("--mirror", a.mirrors, "mirror base URL tried before a weight's own URL (repeatable)");
+  mz::cli::add_model_options(app, a, "resnet50 or resnet50:IMAGENET1K_V2");
   app.add_option("--topk,-k", a.topk, "number of classes per image")->check(CLI::PositiveNumber);
-  app.add_flag("--json", a.json, "print one JSON document on stdout");
-  app.add_flag("--plain", a.plain,
-               "run the model without optimize_for_inference (also MODELZOO_INFERENCE=plain)");
   app.add_option("images", a.images, "JPEG or PNG files")->required();
   app.set_version_flag("--version", std::string("classify (modelzoo) ") + MZ_VERSION);
   app.footer("Exit status: 0 every image classified, 1 failure (model, weights or any image), 2 usage error.");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    const int rc = app.exit(e);
-    return rc == 0 ? kOk : kUsage;
-  }
-
-  auto fail = [&](const std::string& message, int status) {
-    std::cerr << "classify: " << message << "\n";
-    if (a.json && status == kFailure) {
-      std::cout << json{{"ok", false}, {"error", message}}.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
-    }
-    return status;
-  };
-  try {
-    return run(a);
-  } catch (const UsageError& e) {
-    return fail(e.what(), kUsage);
-  } catch (const mz::Error& e) {
-    return fail(e.what(), kFailure);
-  } catch (const std::exception& e) {
-    return fail(std::string("unexpected error: ") + e.what(), kFailure);
-  }
+  return mz::cli::parse_and_run("classify", app, argc, argv, a, [&] { return run(a); });
 }

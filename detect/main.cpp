@@ -27,8 +27,8 @@
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
 
+#include "model_cli.h"
 #include "modelzoo/error.h"
-#include "modelzoo/hub/request.h"
 #include "modelzoo/hub/detection.h"
 #include "modelzoo/transforms/draw.h"
 #include "modelzoo/transforms/encode.h"
@@ -41,40 +41,15 @@ namespace mz = modelzoo;
 namespace tf = modelzoo::transforms;
 using nlohmann::json;
 
-constexpr int kOk = 0;
-constexpr int kFailure = 1;
-constexpr int kUsage = 2;
+using mz::cli::kFailure;
+using mz::cli::kOk;
+using mz::cli::UsageError;
 
-struct Args {
-  std::string model, weights, sha256, cache_dir, draw_dir;
-  std::vector<std::string> registries, mirrors, images;
-  bool offline = false, json = false, plain = false;
+struct Args : mz::cli::ModelOptions {
+  std::string draw_dir;
+  std::vector<std::string> images;
   double threshold = 0.5;
 };
-
-class UsageError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
-// --model NAME[:TAG], --weights and --sha256 -> name and Weights.
-std::pair<std::string, mz::Weights> parse_request(const Args& a) {
-  try {
-    return mz::parse_model_request(a.model, a.weights, a.sha256);
-  } catch (const mz::Error& e) {
-    throw UsageError(e.what());
-  }
-}
-
-mz::HubOptions hub_options(const Args& a) {
-  mz::HubOptions o = mz::HubOptions::from_env();
-  for (const auto& f : a.registries) o.registry.add_file(f);
-  if (!a.cache_dir.empty()) o.cache.root = a.cache_dir;
-  if (a.offline) o.fetch.offline = true;
-  o.fetch.mirrors.insert(o.fetch.mirrors.begin(), a.mirrors.begin(), a.mirrors.end());
-  if (a.plain) o.optimize = false;
-  return o;
-}
 
 std::string label_of(const std::vector<std::string>& categories, int64_t index) {
   if (index >= 0 && index < static_cast<int64_t>(categories.size())) return categories[static_cast<std::size_t>(index)];
@@ -121,8 +96,8 @@ void draw(at::Tensor& image, const mz::Detection& d, const std::vector<int64_t>&
 }
 
 int run(const Args& a) {
-  const auto [name, weights] = parse_request(a);
-  const mz::HubOptions options = hub_options(a);
+  const auto [name, weights] = mz::cli::parse_request(a);
+  const mz::HubOptions options = mz::cli::hub_options(a);
   const mz::DetectionWeightsInfo info = mz::detection_weights_info(name, weights, options);
   mz::Detector model = mz::get_detector(name, weights, options);
   if (!a.draw_dir.empty()) fs::create_directories(a.draw_dir);
@@ -198,42 +173,11 @@ int run(const Args& a) {
 int main(int argc, char** argv) {
   CLI::App app{"detect: objects in images with a pretrained modelzoo detection model"};
   Args a;
-  app.add_option("--model,-m", a.model, "detection model, optionally with a weights tag: fasterrcnn_resnet50_fpn:COCO_V1")
-      ->required();
-  app.add_option("--weights", a.weights, "custom weights: an http(s)/file URL (with --sha256), hf://ORG/NAME[@REV]/PATH, or a local file");
-  app.add_option("--sha256", a.sha256, "expected SHA-256 of --weights (full, or a prefix of at least 8 hex digits)");
-  app.add_option("--registry", a.registries, "extra registry JSON file (repeatable; after MODELZOO_REGISTRY)");
-  app.add_option("--cache-dir", a.cache_dir, "cache directory (default: MODELZOO_CACHE, else torch.hub's)");
-  app.add_flag("--offline", a.offline, "never touch the network (also MODELZOO_OFFLINE=1)");
-  app.add_option("--mirror", a.mirrors, "mirror base URL tried before a weight's own URL (repeatable)");
+  mz::cli::add_model_options(app, a, "fasterrcnn_resnet50_fpn or fasterrcnn_resnet50_fpn:COCO_V1");
   app.add_option("--threshold,-t", a.threshold, "minimum score of a reported detection")->check(CLI::Range(0.0, 1.0));
-  app.add_flag("--json", a.json, "print one JSON document on stdout");
   app.add_option("--draw", a.draw_dir, "write each image with its detections drawn into this directory");
-  app.add_flag("--plain", a.plain,
-               "run the model without optimize_for_inference (also MODELZOO_INFERENCE=plain)");
   app.add_option("images", a.images, "JPEG or PNG files")->required();
   app.set_version_flag("--version", std::string("detect (modelzoo) ") + MZ_VERSION);
   app.footer("Exit status: 0 every image processed, 1 failure (model, weights or any image), 2 usage error.");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    const int rc = app.exit(e);
-    return rc == 0 ? kOk : kUsage;
-  }
-  auto fail = [&](const std::string& message, int status) {
-    std::cerr << "detect: " << message << "\n";
-    if (a.json && status == kFailure) {
-      std::cout << json{{"ok", false}, {"error", message}}.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
-    }
-    return status;
-  };
-  try {
-    return run(a);
-  } catch (const UsageError& e) {
-    return fail(e.what(), kUsage);
-  } catch (const mz::Error& e) {
-    return fail(e.what(), kFailure);
-  } catch (const std::exception& e) {
-    return fail(std::string("unexpected error: ") + e.what(), kFailure);
-  }
+  return mz::cli::parse_and_run("detect", app, argc, argv, a, [&] { return run(a); });
 }
