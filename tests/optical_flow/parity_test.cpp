@@ -38,18 +38,6 @@ const std::vector<Case> kCases = {
     {"raft_large", 136, 200, 4, false},
 };
 
-std::vector<Case> selected() {
-#ifdef MZ_PARITY_ALL
-  return kCases;
-#else
-  std::vector<Case> out;
-  for (const auto& c : kCases) {
-    if (c.default_run) out.push_back(c);
-  }
-  return out;
-#endif
-}
-
 class FlowParity : public ::testing::TestWithParam<Case> {};
 
 TEST_P(FlowParity, EveryIterationMatchesTorchvision) {
@@ -63,14 +51,7 @@ TEST_P(FlowParity, EveryIterationMatchesTorchvision) {
   modelzoo::models::ArchArgs args;
   args.init_weights = false;
   mf::RAFT model = mf::build_flow_model(c.arch, args);
-  const auto ours = modelzoo::state_dict::state_dict(*model);
-  ASSERT_EQ(ours.size(), tv.weights.size());
-  for (std::size_t i = 0; i < ours.size(); ++i) {
-    ASSERT_EQ(ours[i].key(), tv.weights[i].key()) << "key " << i;
-    ASSERT_EQ(ours[i].value().sizes(), tv.weights[i].value().sizes()) << ours[i].key();
-  }
-  const auto report = modelzoo::state_dict::load_state_dict(*model, tv.weights);
-  ASSERT_TRUE(report.ok()) << report.to_string();
+  ASSERT_NO_FATAL_FAILURE(mz_test::load_oracle_weights(*model, tv));
   model->eval();
   at::NoGradGuard no_grad;
   for (const bool optimized : {false, true}) {
@@ -105,6 +86,6 @@ std::string case_name(const ::testing::TestParamInfo<Case>& info) {
          std::to_string(info.param.updates);
 }
 
-INSTANTIATE_TEST_SUITE_P(Builders, FlowParity, ::testing::ValuesIn(selected()), case_name);
+INSTANTIATE_TEST_SUITE_P(Builders, FlowParity, ::testing::ValuesIn(mz_test::selected_cases(kCases)), case_name);
 
 }  // namespace

@@ -43,18 +43,6 @@ const std::vector<Case> kCases = {
     {"deeplabv3_resnet101", true, 67, 53, false},
 };
 
-std::vector<Case> selected() {
-#ifdef MZ_PARITY_ALL
-  return kCases;
-#else
-  std::vector<Case> out;
-  for (const auto& c : kCases) {
-    if (c.default_run) out.push_back(c);
-  }
-  return out;
-#endif
-}
-
 class SegmentationParity : public ::testing::TestWithParam<Case> {};
 
 TEST_P(SegmentationParity, MatchesTorchvision) {
@@ -71,15 +59,7 @@ TEST_P(SegmentationParity, MatchesTorchvision) {
   args.init_weights = false;
   args.extra = kwargs;
   ms::Segmenter model = ms::build_segmenter(c.arch, args);
-  // Same keys, in the same order, with the same shapes.
-  const auto ours = modelzoo::state_dict::state_dict(*model);
-  ASSERT_EQ(ours.size(), tv.weights.size());
-  for (std::size_t i = 0; i < ours.size(); ++i) {
-    ASSERT_EQ(ours[i].key(), tv.weights[i].key()) << "key " << i;
-    ASSERT_EQ(ours[i].value().sizes(), tv.weights[i].value().sizes()) << ours[i].key();
-  }
-  const auto report = modelzoo::state_dict::load_state_dict(*model, tv.weights);
-  ASSERT_TRUE(report.ok()) << report.to_string();
+  ASSERT_NO_FATAL_FAILURE(mz_test::load_oracle_weights(*model, tv));
   model->eval();
   at::NoGradGuard no_grad;
   for (const bool optimized : {false, true}) {
@@ -110,6 +90,6 @@ std::string case_name(const ::testing::TestParamInfo<Case>& info) {
          std::to_string(info.param.w);
 }
 
-INSTANTIATE_TEST_SUITE_P(Builders, SegmentationParity, ::testing::ValuesIn(selected()), case_name);
+INSTANTIATE_TEST_SUITE_P(Builders, SegmentationParity, ::testing::ValuesIn(mz_test::selected_cases(kCases)), case_name);
 
 }  // namespace

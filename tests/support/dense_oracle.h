@@ -6,11 +6,14 @@
 
 #include <algorithm>
 #include <string>
+#include <vector>
 
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
+#include <torch/nn/module.h>
 
 #include "modelzoo/io/io.h"
+#include "modelzoo/state_dict/state_dict.h"
 #include "support/process.h"
 
 namespace mz_test {
@@ -41,6 +44,35 @@ inline bool run_dense_oracle(const std::string& task, const std::string& arch,
   out->record = modelzoo::io::read(dir / (arch + ".io.pth"), ro);
   EXPECT_EQ(out->record.at("arch").as_str(), arch);
   return true;
+}
+
+/// The cases a parity test runs: those marked default_run, or all of them in
+/// the slow label's build (MZ_PARITY_ALL).
+template <typename Case>
+std::vector<Case> selected_cases(const std::vector<Case>& all) {
+#ifdef MZ_PARITY_ALL
+  return all;
+#else
+  std::vector<Case> out;
+  for (const auto& c : all) {
+    if (c.default_run) out.push_back(c);
+  }
+  return out;
+#endif
+}
+
+/// Checks that `module` has torchvision's keys, in the same order, with the
+/// same shapes, then loads the oracle's weights into it. Fails fatally: call
+/// as ASSERT_NO_FATAL_FAILURE(load_oracle_weights(*model, tv)).
+inline void load_oracle_weights(torch::nn::Module& module, const DenseCase& tv) {
+  const auto ours = modelzoo::state_dict::state_dict(module);
+  ASSERT_EQ(ours.size(), tv.weights.size());
+  for (std::size_t i = 0; i < ours.size(); ++i) {
+    ASSERT_EQ(ours[i].key(), tv.weights[i].key()) << "key " << i;
+    ASSERT_EQ(ours[i].value().sizes(), tv.weights[i].value().sizes()) << ours[i].key();
+  }
+  const auto report = modelzoo::state_dict::load_state_dict(module, tv.weights);
+  ASSERT_TRUE(report.ok()) << report.to_string();
 }
 
 /// max |out - expected| relative to max(1, max |expected|).

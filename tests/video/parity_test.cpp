@@ -36,18 +36,6 @@ const std::vector<Case> kCases = {
     {"mvit_v2_s", 16, 224, false},
 };
 
-std::vector<Case> selected() {
-#ifdef MZ_PARITY_ALL
-  return kCases;
-#else
-  std::vector<Case> out;
-  for (const auto& c : kCases) {
-    if (c.default_run) out.push_back(c);
-  }
-  return out;
-#endif
-}
-
 class VideoParity : public ::testing::TestWithParam<Case> {};
 
 TEST_P(VideoParity, MatchesTorchvision) {
@@ -59,14 +47,7 @@ TEST_P(VideoParity, MatchesTorchvision) {
   args.num_classes = 400;
   args.init_weights = false;
   mv::VideoClassifier model = mv::build_video_classifier(c.arch, args);
-  const auto ours = modelzoo::state_dict::state_dict(*model);
-  ASSERT_EQ(ours.size(), tv.weights.size());
-  for (std::size_t i = 0; i < ours.size(); ++i) {
-    ASSERT_EQ(ours[i].key(), tv.weights[i].key()) << "key " << i;
-    ASSERT_EQ(ours[i].value().sizes(), tv.weights[i].value().sizes()) << ours[i].key();
-  }
-  const auto report = modelzoo::state_dict::load_state_dict(*model, tv.weights);
-  ASSERT_TRUE(report.ok()) << report.to_string();
+  ASSERT_NO_FATAL_FAILURE(mz_test::load_oracle_weights(*model, tv));
   model->eval();
   at::NoGradGuard no_grad;
   for (const bool optimized : {false, true}) {
@@ -86,6 +67,6 @@ std::string case_name(const ::testing::TestParamInfo<Case>& info) {
   return info.param.arch + "_" + std::to_string(info.param.frames) + "x" + std::to_string(info.param.size);
 }
 
-INSTANTIATE_TEST_SUITE_P(Builders, VideoParity, ::testing::ValuesIn(selected()), case_name);
+INSTANTIATE_TEST_SUITE_P(Builders, VideoParity, ::testing::ValuesIn(mz_test::selected_cases(kCases)), case_name);
 
 }  // namespace
