@@ -37,6 +37,8 @@ struct ParityCase {
   std::string arch;
   json kwargs;  // torchvision builder arguments (and "image_sizes" for the oracle)
   bool in_default_run;
+  // The optimized path's score tolerance (see kOptimized).
+  double optimized_scores = 5e-4;
 };
 
 // Small images / min_size keep the default run fast; the slow run uses
@@ -61,7 +63,12 @@ const std::vector<ParityCase>& cases() {
       {"keypointrcnn_resnet50_fpn", big_images, false},
       {"retinanet_resnet50_fpn", big_images, false},
       {"retinanet_resnet50_fpn_v2", big_images, false},
-      {"fcos_resnet50_fpn", big_images, false},
+      // FCOS's class logits are sums of 2304 random-weight terms that cancel
+      // to a small spread, which the oracle's calibration scales up to a
+      // standard deviation of 1: on these images the optimized path's 5e-5
+      // feature rounding becomes scores 4.2e-3 apart (boxes 9.3e-4 px,
+      // identical labels and counts); as built it is exact.
+      {"fcos_resnet50_fpn", big_images, false, 5e-3},
       {"ssd300_vgg16", big_images, false},
       {"ssdlite320_mobilenet_v3_large", big_images, false},
   };
@@ -104,6 +111,10 @@ struct Tolerance {
   // label), so that two whose scores are equal to float32 rounding (tied
   // near 1.0, say) may trade places; counts must still be equal.
   bool in_order = true;
+  // Features: within 1e-4 of their scale from torchvision's; else their
+  // distance from the float64 run may be up to twice torchvision's own
+  // (where that exceeds 5e-5), or up to this much.
+  double features_from_float64 = 0;
 };
 
 // The same ATen kernels in the same order as torchvision: its exact outputs.
@@ -115,8 +126,12 @@ const Tolerance kPlain;
 // own float32 features are 6e-5 from float64) of their scale from
 // torchvision's. Box decoding (exp of the deltas, images up to 800 px) turns
 // that into up to 2.3e-3 px, scores move by up to 1.3e-4; detections whose
-// scores tie (near 1.0) may come in another order.
-const Tolerance kOptimized{1e-2, 5e-4, false};
+// scores tie (near 1.0) may come in another order. ssdlite's deepest extra
+// feature (1 x 1, whose BatchNorm statistics the oracle takes from two
+// images, so the folded scales are large) is 1.3e-4 of its scale from
+// float64 on the slow run's images, with identical detections, where
+// torchvision's own float32 one is 4.6e-5 away: hence the float64 bound.
+const Tolerance kOptimized{1e-2, 5e-4, false, 2e-4};
 
 // For each of torchvision's detections, the index of the nearest of ours
 // with the same label (box distance, L-infinity).
@@ -160,7 +175,8 @@ Diffs compare(const ParityCase& c, const json& m, const Lookup& t, std::size_t i
     const double eager_error = exact.defined() ? max_abs(expected, exact) / scale : 0.0;
     const double our_error = exact.defined() ? max_abs(trace.features[i].second, exact) / scale : 0.0;
     d.eager_error = std::max(d.eager_error, eager_error);
-    EXPECT_TRUE(diff <= 1e-4 || (eager_error > 1e-4 / 2 && our_error <= 2 * eager_error))
+    EXPECT_TRUE(diff <= 1e-4 || (eager_error > 1e-4 / 2 && our_error <= 2 * eager_error) ||
+                (exact.defined() && our_error <= tol.features_from_float64))
         << c.arch << " feature " << name << " (relative): diff " << diff << ", torchvision's float32 error "
         << eager_error << ", ours " << our_error;
   }
@@ -236,7 +252,9 @@ Diffs compare(const ParityCase& c, const json& m, const Lookup& t, std::size_t i
   }
   EXPECT_LE(d.boxes, tol.boxes) << c.arch;
   EXPECT_LE(d.scores, tol.scores) << c.arch;
-  if (tol.in_order) EXPECT_LE(d.masks, tol.scores) << c.arch;
+  if (tol.in_order) {
+    EXPECT_LE(d.masks, tol.scores) << c.arch;
+  }
   EXPECT_LE(d.mask_pixels_off, 1e-3) << c.arch << ": mask pixels further apart than the score tolerance";
   EXPECT_LE(d.unmatched_detections, 0.01 + 1e-9) << c.arch << ": detections found by torchvision only";
   EXPECT_LE(d.keypoints, tol.boxes) << c.arch;
@@ -294,7 +312,9 @@ void run_case(const ParityCase& c) {
   EXPECT_GT(r.convolutions, 0u) << c.arch;
   det::DetectionTrace fast_trace;
   const std::vector<det::Detection> fast = model->detect(images, &fast_trace);
-  const Diffs f = compare(c, m, t, images.size(), fast, fast_trace, kOptimized);
+  Tolerance optimized = kOptimized;
+  optimized.scores = c.optimized_scores;
+  const Diffs f = compare(c, m, t, images.size(), fast, fast_trace, optimized);
   std::cout << "[ parity ] " << c.arch << " " << c.kwargs.dump() << " optimized (" << r.to_string()
             << "): " << describe(f) << "\n";
 }
