@@ -13,6 +13,7 @@
 #include <vector>
 
 #include <sys/mman.h>
+#include <malloc.h>
 #include <unistd.h>
 
 #include <ATen/Context.h>
@@ -621,6 +622,13 @@ InferenceReport optimize_for_inference(torch::nn::Module& model, const Inference
   clear_all(model);
   InferenceReport report;
   walk(model, options, report);
+#if defined(__GLIBC__)
+  // Reordering leaves freed temporaries (dense-to-oneDNN copies, weight
+  // slices) inside the heap, where glibc keeps them: handing them back keeps
+  // them out of the peak of the first forward (vgg19 from a zip file: 829 to
+  // 785 MiB).
+  ::malloc_trim(0);
+#endif
   report.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   return report;
 }
