@@ -9,7 +9,7 @@
 // optimized: the random weights written to a file and loaded back with
 // get_model(Weights::file), as a pretrained model is (mapped, optimised on
 // load). Input: BATCH x 3 x 224 x 224 (MODEL's own size for vit_*/swin_v2_*/maxvit_*
-// as built by default), random, fixed seed. One warm-up forward, then RUNS
+// as built by default), random, fixed seed. Two warm-up forwards, then RUNS
 // timed ones under c10::InferenceMode (RUNS = 0: the first forward alone, no
 // warm-up); prints one JSON line with the median.
 // scripts/bench_inference.sh runs it next to Python torchvision.
