@@ -66,6 +66,9 @@ int64_t input_size(const std::string& model) {
 }
 
 int peak(int runs) {
+  // ATen sets OpenMP's thread count on its first parallel region; oneDNN,
+  // called first, would otherwise run on every core.
+  at::init_num_threads();
   c10::InferenceMode guard;
   at::manual_seed(0);
   const at::Tensor x = at::randn({1, 256, 56, 56}).to_mkldnn();
