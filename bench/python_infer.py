@@ -40,12 +40,11 @@ def main():
     times.sort()
     out["ms_per_batch"] = times[len(times) // 2]
     out["ms_per_image"] = out["ms_per_batch"] / a.batch
-    if a.batch == 1:
-        with torch.no_grad(), torch.profiler.profile(with_flops=True) as prof:
-            model(x[:1])
-        flops = sum(e.flops for e in prof.key_averages()
-                    if e.flops and e.key not in ("aten::mul", "aten::add", "aten::mul_", "aten::add_"))
-        out["gflop_per_image"] = flops / 1e9
+    with torch.no_grad(), torch.profiler.profile(with_flops=True) as prof:
+        model(x[:1])
+    flops = sum(e.flops for e in prof.key_averages()
+                if e.flops and e.key not in ("aten::mul", "aten::add", "aten::mul_", "aten::add_"))
+    out["gflop_per_image"] = flops / 1e9
     if a.trace:
         with torch.no_grad():
             traced = torch.jit.trace(model, x, check_trace=False)

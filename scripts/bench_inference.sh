@@ -58,7 +58,7 @@ if [[ " $PARTS " == *" speed "* ]]; then
   for m in $MODELS; do
     for b in $BATCHES; do
       tv=$($PY bench/python_infer.py "$m" "$b" "$RUNS" ${b:+--trace "$B/$m.$b.pt"})
-      [ "$b" = 1 ] && gflop=$(echo "$tv" | jget gflop_per_image)
+      gflop=$(echo "$tv" | jget gflop_per_image)
       ts=$("$BUILD_DIR/bench/inference_bench" "$m" "$b" "$RUNS" torchscript "$B/$m.$b.pt")
       pl=$("$BUILD_DIR/bench/inference_bench" "$m" "$b" "$RUNS" plain)
       op=$("$BUILD_DIR/bench/inference_bench" "$m" "$b" "$RUNS" optimized)
