@@ -2,17 +2,31 @@
 // program would do it (environment read once), then one forward pass of a
 // 1x3x224x224 batch. Prints one JSON line with the stage timings; wall time
 // and peak memory of the whole process are measured from outside
-// (scripts/bench.sh runs it under /usr/bin/time next to Python).
+// (scripts/bench.sh runs it under /usr/bin/time next to Python); the JSON
+// also carries the process's peak and current resident memory (VmHWM,
+// VmRSS) after the load and after the forward, to tell where a peak is.
 
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
+#include <string>
 
 #include <ATen/ATen.h>
 #include <c10/core/GradMode.h>
 #include <nlohmann/json.hpp>
 
 #include <modelzoo/modelzoo.h>
+
+// A "Vm...:  N kB" line of /proc/self/status, in MiB (-1 when absent).
+double status_mib(const std::string& key) {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(key + ":", 0) == 0) return std::stod(line.substr(key.size() + 1)) / 1024.0;
+  }
+  return -1;
+}
 
 int main(int argc, char** argv) {
   if (argc < 2) {
@@ -27,6 +41,7 @@ int main(int argc, char** argv) {
     const auto weights = modelzoo::Weights::parse(argc > 2 ? argv[2] : "DEFAULT");
     auto model = modelzoo::get_model(argv[1], weights, options);
     const auto t1 = std::chrono::steady_clock::now();
+    const double hwm_load = status_mib("VmHWM"), rss_load = status_mib("VmRSS");
     at::Tensor logits;
     {
       c10::NoGradGuard no_grad;
@@ -38,7 +53,11 @@ int main(int argc, char** argv) {
                           {"downloaded", trace.downloaded}, {"load_ms", ms(t0, t1)},
                           {"forward_ms", ms(t1, t2)},   {"fetch_ms", trace.fetch_ms},
                           {"read_ms", trace.read_ms},   {"build_ms", trace.build_ms},
-                          {"state_load_ms", trace.load_ms}, {"logit_sum", logits.sum().item<double>()}};
+                          {"state_load_ms", trace.load_ms}, {"optimize_ms", trace.optimize_ms},
+                          {"peak_mib_after_load", hwm_load}, {"rss_mib_after_load", rss_load},
+                          {"peak_mib_after_forward", status_mib("VmHWM")},
+                          {"rss_mib_after_forward", status_mib("VmRSS")},
+                          {"logit_sum", logits.sum().item<double>()}};
     std::cout << out.dump() << "\n";
     return 0;
   } catch (const modelzoo::Error& e) {

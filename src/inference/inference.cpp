@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cmath>
+#include <fstream>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -90,6 +91,31 @@ void release_pages(const at::Tensor& t) {
 #else
   (void)t;
 #endif
+}
+
+// Whether t's memory lies in a mapping of a file (a weights file read in
+// place), from /proc/self/maps: such pages can be handed back after a
+// reorder (release_pages), while memory of the process's own (random
+// initialisation, storages copied out of a misaligned file) would stay
+// resident next to the reordered copy.
+bool file_backed(const at::Tensor& t) {
+  if (!t.defined() || !t.device().is_cpu() || t.is_mkldnn() || t.storage().nbytes() == 0) return false;
+  const auto begin = reinterpret_cast<uintptr_t>(t.storage().data());
+  const auto end = begin + t.storage().nbytes();
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  while (std::getline(maps, line)) {
+    std::istringstream in(line);
+    std::string range, perms, offset, dev;
+    unsigned long long inode = 0;
+    if (!(in >> range >> perms >> offset >> dev >> inode)) continue;
+    const std::size_t dash = range.find('-');
+    if (dash == std::string::npos) continue;
+    const auto lo = static_cast<uintptr_t>(std::stoull(range.substr(0, dash), nullptr, 16));
+    const auto hi = static_cast<uintptr_t>(std::stoull(range.substr(dash + 1), nullptr, 16));
+    if (begin >= lo && begin < hi) return inode != 0 && end <= hi;
+  }
+  return false;
 }
 
 // a [..., M, K] times b [..., N, K] transposed -> [..., M, N], one oneDNN
@@ -207,11 +233,19 @@ class FoldingKernel : public mm::InferenceKernel {
 };
 
 // Conv2d: oneDNN with the weight reordered once into its blocked layout,
-// activations converted to oneDNN's layout and back around the call.
+// activations converted to oneDNN's layout and back around the call. A
+// weight that is not file_backed cannot be handed back after reordering, so
+// from kOwnedDenseBytes on an unfolded one is not copied: oneDNN reads the
+// dense parameter and reorders it on each call (vgg19 from a misaligned
+// legacy file: 80 MiB less resident).
 // Conv3d: oneDNN on dense tensors with a dense (folded) weight; on this
 // machine that is as fast as the blocked layout for r3d_18's 3x3x3 layers,
 // while ATen's own conv3d leaves oneDNN for kernels such as R(2+1)D's 3x1x1
 // at batch 1 (vol2col + the generic BLAS, 40x slower).
+// Unfolded Conv2d weights from this size on that are not file_backed run on
+// their dense parameter (see ConvKernel).
+constexpr int64_t kOwnedDenseBytes = int64_t{1} << 20;
+
 template <typename Conv>
 class ConvKernel final : public FoldingKernel {
  public:
@@ -235,6 +269,9 @@ class ConvKernel final : public FoldingKernel {
     if (g_.spatial_dims != 2) {
       return at::mkldnn_convolution(x.contiguous(), p->weight, p->bias, g_.padding, g_.stride, g_.dilation, g_.groups);
     }
+    if (!p->weight.is_mkldnn()) {  // a large weight of the process's own (see pack)
+      return at::mkldnn_convolution(x.contiguous(), p->weight, p->bias, g_.padding, g_.stride, g_.dilation, g_.groups);
+    }
     const at::Tensor y = at::mkldnn_convolution(x.contiguous().to_mkldnn(), p->weight, p->bias, g_.padding, g_.stride,
                                                 g_.dilation, g_.groups);
     return y.to_dense();
@@ -242,7 +279,7 @@ class ConvKernel final : public FoldingKernel {
 
  private:
   struct Packed {
-    at::Tensor weight;  // oneDNN's blocked layout (2-D) or dense
+    at::Tensor weight;  // oneDNN's blocked layout (2-D), or dense (3-D; large 2-D not file_backed)
     at::Tensor bias;    // dense, may be undefined
     std::vector<Stamp> sources;
   };
@@ -271,7 +308,10 @@ class ConvKernel final : public FoldingKernel {
       b = (b0 * scale + shift).to(at::kFloat);
     }
     auto p = std::make_shared<Packed>();
-    if (g_.spatial_dims == 2) {
+    const bool keep_dense = g_.spatial_dims != 2 ||
+                            (!folded && !file_backed(conv.weight) &&
+                             w.numel() * static_cast<int64_t>(sizeof(float)) >= kOwnedDenseBytes);
+    if (!keep_dense) {
       p->weight = at::mkldnn_reorder_conv2d_weight(w.contiguous().to_mkldnn(), g_.padding, g_.stride, g_.dilation,
                                                    g_.groups);
       release_pages(conv.weight);
@@ -376,16 +416,21 @@ void release_range(const at::Tensor& t, int64_t offset, int64_t count) {
 // copy at all; 2.4x faster than the inner product, which reorders), the
 // inner product for more.
 constexpr int64_t kEagerPrepackBytes = int64_t{16} << 20;
+// The same bound for a weight that is not file_backed: ViT-B's and Swin's
+// layers and the classifier heads (up to 9 MiB) keep their prepacked
+// slices; vgg19's and alexnet's last layers (15.6 MiB) read their dense
+// weight.
+constexpr int64_t kOwnedPrepackBytes = int64_t{10} << 20;
 
 // y = x W^T + b through oneDNN, for x of any rank >= 1: up to
 // kPrepackedMaxRows rows as 1 x 1 convolutions on weight slices reordered
 // once, beyond that through the inner product on the dense weight.
 //
 // Memory: a prepacked slice hands the pages of its dense rows back to the
-// kernel when they come from a mapped file (see release_pages). A large
-// weight in memory of its own (random initialisation, a storage read out of
-// a misaligned file: its storage has an allocator) cannot be handed back, so
-// it is never prepacked: the copy would double it.
+// kernel when they come from a mapped file (see release_pages). A weight in
+// memory of its own (not file_backed: random initialisation, a storage read
+// out of a misaligned file) cannot be handed back, so past
+// kOwnedPrepackBytes it is never prepacked: the copy would double it.
 class LinearOp {
  public:
   LinearOp(const at::Tensor& weight, const at::Tensor& bias) { pack(weight, bias, /*initial=*/true); }
@@ -456,8 +501,8 @@ class LinearOp {
     p->bias = bias.defined() ? bias.detach().contiguous() : at::Tensor();
     const int64_t out = p->weight.size(0), in = p->weight.size(1);
     const int64_t bytes = p->weight.numel() * static_cast<int64_t>(sizeof(float));
-    const bool owned = p->weight.storage().allocator() != nullptr;
-    p->prepacked = bytes <= kEagerPrepackBytes || (!initial && !owned);
+    const bool owned = !file_backed(p->weight);
+    p->prepacked = bytes <= (owned ? kOwnedPrepackBytes : kEagerPrepackBytes) || (!initial && !owned);
     p->deferred = initial && !p->prepacked && !owned;
     if (initial) small_calls_ = 0;
     const int64_t step = std::max<int64_t>(1, kLinearSliceElements / std::max<int64_t>(1, in));

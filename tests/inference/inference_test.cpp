@@ -373,4 +373,41 @@ TEST(Inference, LargeLinearLayersMatchOnEveryPath) {
   }
 }
 
+// A convolution weight over kOwnedDenseBytes (here 256 -> 256, 3 x 3:
+// 2.25 MiB): read in place from a file it is reordered once and its pages
+// handed back; in memory of its own (random initialisation, a storage copied
+// out of a misaligned file) it is not copied, and oneDNN reads the dense
+// parameter. Both give at::conv2d's result, also after an in-place change.
+TEST(Inference, LargeConvolutionsMatchOnEveryPath) {
+  namespace mm = modelzoo::models;
+  at::manual_seed(4);
+  const auto options = mm::Conv2dOptions(256, 256, 3).padding(1);
+  mm::Conv2d owned(options, mm::InitPolicy::torch_default());
+  mz_test::TempDir dir("mz_inference_conv_");
+  const auto file = dir.path() / "conv.pth";
+  modelzoo::io::write_state_dict(file, modelzoo::state_dict::state_dict(*owned));
+  mm::Conv2d mapped(options, mm::InitPolicy::torch_default(false));
+  const auto report =
+      modelzoo::state_dict::load_state_dict(*mapped, modelzoo::io::read_state_dict(file));
+  EXPECT_EQ(report.aliased, 2u);
+  at::NoGradGuard no_grad;
+  for (mm::Conv2d* layer : {&owned, &mapped}) {
+    (*layer)->eval();
+    torch::nn::Module holder;
+    holder.register_module("conv", *layer);
+    EXPECT_EQ(modelzoo::optimize_for_inference(holder).convolutions, 1u);
+    for (const int64_t batch : {1, 3}) {
+      const at::Tensor x = at::randn({batch, 256, 14, 11});
+      const at::Tensor expected = at::conv2d(x, (*layer)->weight, (*layer)->bias, 1, 1);
+      EXPECT_LE(relative_diff((*layer)->forward(x), expected), 1e-5) << batch;
+    }
+    if (layer == &owned) {  // a mapped weight is read-only
+      (*layer)->weight.mul_(0.5);
+      const at::Tensor x = at::randn({1, 256, 14, 11});
+      const at::Tensor expected = at::conv2d(x, (*layer)->weight, (*layer)->bias, 1, 1);
+      EXPECT_LE(relative_diff((*layer)->forward(x), expected), 1e-5) << "after an in-place change";
+    }
+  }
+}
+
 #endif  // MZ_INFERENCE_ALL
