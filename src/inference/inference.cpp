@@ -232,6 +232,10 @@ class FoldingKernel : public mm::InferenceKernel {
   virtual bool serves(const at::Tensor& x) const = 0;
 };
 
+// Unfolded Conv2d weights from this size on that are not file_backed run on
+// their dense parameter (see ConvKernel).
+constexpr int64_t kOwnedDenseBytes = int64_t{1} << 20;
+
 // Conv2d: oneDNN with the weight reordered once into its blocked layout,
 // activations converted to oneDNN's layout and back around the call. A
 // weight that is not file_backed cannot be handed back after reordering, so
@@ -242,10 +246,6 @@ class FoldingKernel : public mm::InferenceKernel {
 // machine that is as fast as the blocked layout for r3d_18's 3x3x3 layers,
 // while ATen's own conv3d leaves oneDNN for kernels such as R(2+1)D's 3x1x1
 // at batch 1 (vol2col + the generic BLAS, 40x slower).
-// Unfolded Conv2d weights from this size on that are not file_backed run on
-// their dense parameter (see ConvKernel).
-constexpr int64_t kOwnedDenseBytes = int64_t{1} << 20;
-
 template <typename Conv>
 class ConvKernel final : public FoldingKernel {
  public:
@@ -309,8 +309,8 @@ class ConvKernel final : public FoldingKernel {
     }
     auto p = std::make_shared<Packed>();
     const bool keep_dense = g_.spatial_dims != 2 ||
-                            (!folded && !file_backed(conv.weight) &&
-                             w.numel() * static_cast<int64_t>(sizeof(float)) >= kOwnedDenseBytes);
+                            (!folded && w.numel() * static_cast<int64_t>(sizeof(float)) >= kOwnedDenseBytes &&
+                             !file_backed(conv.weight));
     if (!keep_dense) {
       p->weight = at::mkldnn_reorder_conv2d_weight(w.contiguous().to_mkldnn(), g_.padding, g_.stride, g_.dilation,
                                                    g_.groups);
@@ -501,7 +501,9 @@ class LinearOp {
     p->bias = bias.defined() ? bias.detach().contiguous() : at::Tensor();
     const int64_t out = p->weight.size(0), in = p->weight.size(1);
     const int64_t bytes = p->weight.numel() * static_cast<int64_t>(sizeof(float));
-    const bool owned = !file_backed(p->weight);
+    // Up to kOwnedPrepackBytes a weight is prepacked wherever it lives, so
+    // the mappings are looked up only past it.
+    const bool owned = bytes > kOwnedPrepackBytes && !file_backed(p->weight);
     p->prepacked = bytes <= (owned ? kOwnedPrepackBytes : kEagerPrepackBytes) || (!initial && !owned);
     p->deferred = initial && !p->prepacked && !owned;
     if (initial) small_calls_ = 0;
