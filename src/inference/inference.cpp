@@ -266,10 +266,7 @@ class ConvKernel final : public FoldingKernel {
     auto conv = conv_.lock();
     if (!conv) return at::Tensor();
     std::shared_ptr<const Packed> p = current(*conv);
-    if (g_.spatial_dims != 2) {
-      return at::mkldnn_convolution(x.contiguous(), p->weight, p->bias, g_.padding, g_.stride, g_.dilation, g_.groups);
-    }
-    if (!p->weight.is_mkldnn()) {  // a large weight of the process's own (see pack)
+    if (!p->weight.is_mkldnn()) {  // Conv3d, or a large 2-D weight of the process's own (see pack)
       return at::mkldnn_convolution(x.contiguous(), p->weight, p->bias, g_.padding, g_.stride, g_.dilation, g_.groups);
     }
     const at::Tensor y = at::mkldnn_convolution(x.contiguous().to_mkldnn(), p->weight, p->bias, g_.padding, g_.stride,
