@@ -1,6 +1,6 @@
 // The Hub's cache shared with a real Hub client: the npm package
 // @huggingface/hub (tests/hf/npm, installed with `npm ci` into the build
-// directory once) downloads through the loopback Hub into the same cache as
+// directory once, under a lock) downloads through the loopback Hub into the same cache as
 // modelzoo, and each side finds the other's download without fetching it
 // again; cache_tool lists a cache the client filled.
 #include <gtest/gtest.h>
@@ -28,15 +28,22 @@ std::string npm_modules(std::string* why) {
   }
   const fs::path dir = fs::path(MZ_BINARY_DIR) / "hf-npm";
   const fs::path src = fs::path(MZ_SOURCE_DIR) / "tests" / "hf" / "npm";
-  const fs::path marker = dir / "node_modules" / "@huggingface" / "hub" / "package.json";
-  if (read_file(src / "package-lock.json") != read_file(dir / "package-lock.json") || !fs::exists(marker)) {
+  // Each test is its own process and ctest runs them in parallel: one installs, the others wait
+  // for it. The stamp is written only after `npm ci` succeeded, so an interrupted install is redone.
+  fs::create_directories(dir.parent_path());
+  const mz_test::FileLock lock(dir.string() + ".lock");
+  const fs::path stamp = dir / "installed-package-lock.json";
+  const std::string wanted = read_file(src / "package-lock.json");
+  if (!fs::exists(stamp) || read_file(stamp) != wanted) {
     fs::create_directories(dir);
+    fs::remove(stamp);
     fs::copy_file(src / "package.json", dir / "package.json", fs::copy_options::overwrite_existing);
     fs::copy_file(src / "package-lock.json", dir / "package-lock.json", fs::copy_options::overwrite_existing);
     const auto r = mz_test::run_command("cd " + mz_test::shell_quote(dir.string()) +
                                         " && timeout 600 npm ci --no-audit --no-fund --loglevel=error 2>&1");
     EXPECT_EQ(r.exit_code, 0) << "npm ci failed in " << dir << ":\n" << r.out;
     if (r.exit_code != 0) return "";
+    fs::copy_file(src / "package-lock.json", stamp, fs::copy_options::overwrite_existing);
   }
   return (dir / "node_modules").string();
 }
