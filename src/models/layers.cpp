@@ -554,25 +554,55 @@ void FlattenImpl::pretty_print(std::ostream& os) const {
   os << "Flatten(start_dim=" << start_dim_ << ", end_dim=" << end_dim_ << ")";
 }
 
+namespace {
+
+// Whether an activation may write its result over its input, as torchvision's
+// inplace=True layers do: nothing but the caller's one handle refers to the
+// tensor or its storage (a temporary passed along a Sequential or a block),
+// and no gradient is recorded through it. Nothing else can see the
+// difference, and the same kernel computes either way; a new activation of
+// the input's size is not allocated (and paged in) on every call.
+bool overwritable(const at::Tensor& x) {
+  return x.defined() && x.layout() == at::kStrided && !x.requires_grad() && x.use_count() == 1 &&
+         x.storage().use_count() == 1 && x.is_non_overlapping_and_dense();
+}
+
+}  // namespace
+
 GELUImpl::GELUImpl(std::string approximate) : LayerImpl("GELU"), approximate_(std::move(approximate)) {
   if (approximate_ != "none" && approximate_ != "tanh") {
     throw Error("GELU: approximate must be 'none' or 'tanh', got '" + approximate_ + "'");
   }
 }
 
-at::Tensor GELUImpl::forward(const at::Tensor& x) { return at::gelu(x, approximate_); }
+at::Tensor GELUImpl::forward(const at::Tensor& x) {
+  if (!overwritable(x)) return at::gelu(x, approximate_);
+  at::Tensor y = x;
+  return at::gelu_(y, approximate_);
+}
 
 void GELUImpl::pretty_print(std::ostream& os) const {
   os << "GELU(approximate='" << approximate_ << "')";
 }
 
-at::Tensor ReLUImpl::forward(const at::Tensor& x) { return at::relu(x); }
-at::Tensor ReLU6Impl::forward(const at::Tensor& x) { return at::hardtanh(x, 0.0, 6.0); }
-at::Tensor SiLUImpl::forward(const at::Tensor& x) { return at::silu(x); }
-at::Tensor HardswishImpl::forward(const at::Tensor& x) { return at::hardswish(x); }
-at::Tensor HardsigmoidImpl::forward(const at::Tensor& x) { return at::hardsigmoid(x); }
-at::Tensor SigmoidImpl::forward(const at::Tensor& x) { return at::sigmoid(x); }
-at::Tensor TanhImpl::forward(const at::Tensor& x) { return at::tanh(x); }
+
+#define MODELZOO_ACTIVATION_FORWARD(Name, out_of_place, in_place)      \
+  at::Tensor Name##Impl::forward(const at::Tensor& x) {               \
+    if (!overwritable(x)) return out_of_place;                        \
+    at::Tensor y = x;                                                 \
+    return in_place;                                                  \
+  }
+
+MODELZOO_ACTIVATION_FORWARD(ReLU, at::relu(x), at::relu_(y))
+MODELZOO_ACTIVATION_FORWARD(ReLU6, at::hardtanh(x, 0.0, 6.0), at::hardtanh_(y, 0.0, 6.0))
+MODELZOO_ACTIVATION_FORWARD(SiLU, at::silu(x), at::silu_(y))
+MODELZOO_ACTIVATION_FORWARD(Hardswish, at::hardswish(x), at::hardswish_(y))
+MODELZOO_ACTIVATION_FORWARD(Hardsigmoid, at::hardsigmoid(x), at::hardsigmoid_(y))
+MODELZOO_ACTIVATION_FORWARD(Sigmoid, at::sigmoid(x), at::sigmoid_(y))
+MODELZOO_ACTIVATION_FORWARD(Tanh, at::tanh(x), at::tanh_(y))
+
+#undef MODELZOO_ACTIVATION_FORWARD
+
 at::Tensor IdentityImpl::forward(const at::Tensor& x) { return x; }
 
 }  // namespace modelzoo::models
