@@ -88,8 +88,8 @@ Conv2dNormActivationImpl::Conv2dNormActivationImpl(const Conv2dNormActivationOpt
 
 at::Tensor Conv2dNormActivationImpl::forward(const at::Tensor& x) {
   at::Tensor y = conv->forward(x);
-  if (norm) y = norm->forward(y);
-  if (activation) y = activation->forward(y);
+  if (norm) apply_to_temporary(*norm, y);
+  if (activation) apply_to_temporary(*activation, y);
   return y;
 }
 
@@ -112,16 +112,25 @@ SqueezeExcitationImpl::SqueezeExcitationImpl(const SqueezeExcitationOptions& o,
 }
 
 at::Tensor SqueezeExcitationImpl::forward(const at::Tensor& x) {
+  return scale(x) * x;
+}
+
+at::Tensor SqueezeExcitationImpl::scale(const at::Tensor& x) {
   if (x.dim() != 4 || x.size(1) != options_.input_channels()) {
     throw Error("SqueezeExcitation: expected an N x " + std::to_string(options_.input_channels()) +
                 " x H x W input, got shape " + shape_str(x.sizes()));
   }
-  at::Tensor scale = avgpool->forward(x);
-  scale = fc1->forward(scale);
-  scale = activation->forward(scale);
-  scale = fc2->forward(scale);
-  scale = scale_activation->forward(scale);
-  return scale * x;
+  at::Tensor s = avgpool->forward(x);
+  s = fc1->forward(s);
+  apply_to_temporary(*activation, s);
+  s = fc2->forward(s);
+  apply_to_temporary(*scale_activation, s);
+  return s;
+}
+
+bool SqueezeExcitationImpl::forward_in_place(at::Tensor& x) {
+  x.mul_(scale(x));
+  return true;
 }
 
 // ---------------------------------------------------------------------------

@@ -305,9 +305,30 @@ void SequentialImpl::push_back(const std::string& name, LayerPtr layer) {
   layers_.push_back(std::move(layer));
 }
 
+namespace {
+
+// Whether a layer may write its result over y: nothing but the one handle
+// refers to the tensor or its storage (inside a Sequential, the output of the
+// layer before, which no one else can see), and no gradient is recorded
+// through it. The same kernel computes either way; the activation is not
+// allocated and paged in anew on every call.
+bool overwritable(const at::Tensor& y) {
+  return y.defined() && y.layout() == at::kStrided && !y.requires_grad() && y.use_count() == 1 &&
+         y.storage().use_count() == 1 && y.is_non_overlapping_and_dense();
+}
+
+}  // namespace
+
+void apply_to_temporary(LayerImpl& layer, at::Tensor& y) {
+  if (overwritable(y) && layer.forward_in_place(y)) return;
+  y = layer.forward(y);
+}
+
 at::Tensor SequentialImpl::forward(const at::Tensor& x) {
+  // y starts as a second handle on the caller's x, so the first layer never
+  // overwrites it; each later y is the previous layer's result.
   at::Tensor y = x;
-  for (const auto& layer : layers_) y = layer->forward(y);
+  for (const auto& layer : layers_) apply_to_temporary(*layer, y);
   return y;
 }
 
@@ -554,20 +575,6 @@ void FlattenImpl::pretty_print(std::ostream& os) const {
   os << "Flatten(start_dim=" << start_dim_ << ", end_dim=" << end_dim_ << ")";
 }
 
-namespace {
-
-// Whether an activation may write its result over its input, as torchvision's
-// inplace=True layers do: nothing but the caller's one handle refers to the
-// tensor or its storage (a temporary passed along a Sequential or a block),
-// and no gradient is recorded through it. Nothing else can see the
-// difference, and the same kernel computes either way; a new activation of
-// the input's size is not allocated (and paged in) on every call.
-bool overwritable(const at::Tensor& x) {
-  return x.defined() && x.layout() == at::kStrided && !x.requires_grad() && x.use_count() == 1 &&
-         x.storage().use_count() == 1 && x.is_non_overlapping_and_dense();
-}
-
-}  // namespace
 
 GELUImpl::GELUImpl(std::string approximate) : LayerImpl("GELU"), approximate_(std::move(approximate)) {
   if (approximate_ != "none" && approximate_ != "tanh") {
@@ -575,10 +582,10 @@ GELUImpl::GELUImpl(std::string approximate) : LayerImpl("GELU"), approximate_(st
   }
 }
 
-at::Tensor GELUImpl::forward(const at::Tensor& x) {
-  if (!overwritable(x)) return at::gelu(x, approximate_);
-  at::Tensor y = x;
-  return at::gelu_(y, approximate_);
+at::Tensor GELUImpl::forward(const at::Tensor& x) { return at::gelu(x, approximate_); }
+bool GELUImpl::forward_in_place(at::Tensor& x) {
+  at::gelu_(x, approximate_);
+  return true;
 }
 
 void GELUImpl::pretty_print(std::ostream& os) const {
@@ -586,23 +593,24 @@ void GELUImpl::pretty_print(std::ostream& os) const {
 }
 
 
-#define MODELZOO_ACTIVATION_FORWARD(Name, out_of_place, in_place)      \
-  at::Tensor Name##Impl::forward(const at::Tensor& x) {               \
-    if (!overwritable(x)) return out_of_place;                        \
-    at::Tensor y = x;                                                 \
-    return in_place;                                                  \
+#define MODELZOO_ACTIVATION_FORWARD(Name, out_of_place, in_place)             \
+  at::Tensor Name##Impl::forward(const at::Tensor& x) { return out_of_place; } \
+  bool Name##Impl::forward_in_place(at::Tensor& x) {                          \
+    in_place;                                                                  \
+    return true;                                                               \
   }
 
-MODELZOO_ACTIVATION_FORWARD(ReLU, at::relu(x), at::relu_(y))
-MODELZOO_ACTIVATION_FORWARD(ReLU6, at::hardtanh(x, 0.0, 6.0), at::hardtanh_(y, 0.0, 6.0))
-MODELZOO_ACTIVATION_FORWARD(SiLU, at::silu(x), at::silu_(y))
-MODELZOO_ACTIVATION_FORWARD(Hardswish, at::hardswish(x), at::hardswish_(y))
-MODELZOO_ACTIVATION_FORWARD(Hardsigmoid, at::hardsigmoid(x), at::hardsigmoid_(y))
-MODELZOO_ACTIVATION_FORWARD(Sigmoid, at::sigmoid(x), at::sigmoid_(y))
-MODELZOO_ACTIVATION_FORWARD(Tanh, at::tanh(x), at::tanh_(y))
+MODELZOO_ACTIVATION_FORWARD(ReLU, at::relu(x), at::relu_(x))
+MODELZOO_ACTIVATION_FORWARD(ReLU6, at::hardtanh(x, 0.0, 6.0), at::hardtanh_(x, 0.0, 6.0))
+MODELZOO_ACTIVATION_FORWARD(SiLU, at::silu(x), at::silu_(x))
+MODELZOO_ACTIVATION_FORWARD(Hardswish, at::hardswish(x), at::hardswish_(x))
+MODELZOO_ACTIVATION_FORWARD(Hardsigmoid, at::hardsigmoid(x), at::hardsigmoid_(x))
+MODELZOO_ACTIVATION_FORWARD(Sigmoid, at::sigmoid(x), at::sigmoid_(x))
+MODELZOO_ACTIVATION_FORWARD(Tanh, at::tanh(x), at::tanh_(x))
 
 #undef MODELZOO_ACTIVATION_FORWARD
 
 at::Tensor IdentityImpl::forward(const at::Tensor& x) { return x; }
+bool IdentityImpl::forward_in_place(at::Tensor& /*x*/) { return true; }
 
 }  // namespace modelzoo::models

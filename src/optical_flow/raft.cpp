@@ -212,7 +212,9 @@ at::Tensor coords_grid(int64_t n, int64_t h, int64_t w) {
 
 at::Tensor upsample_flow(const at::Tensor& flow, const at::Tensor& up_mask) {
   const int64_t n = flow.size(0), c = flow.size(1), h = flow.size(2), w = flow.size(3), f = 8;
-  if (!up_mask.defined()) return f * at::upsample_bilinear2d(flow, {h * f, w * f}, /*align_corners=*/true);
+  // flow comes from convolutions that are channels-last on the optimized path;
+  // it is made contiguous while small, so the upsampled flow is NCHW on every path.
+  if (!up_mask.defined()) return f * at::upsample_bilinear2d(flow.contiguous(), {h * f, w * f}, /*align_corners=*/true);
   const at::Tensor mask = at::softmax(up_mask.view({n, 1, 9, f, f, h, w}), 2);
   const at::Tensor unfolded = at::im2col(f * flow, {3, 3}, {1, 1}, {1, 1}, {1, 1}).view({n, c, 9, 1, 1, h, w});
   return (mask * unfolded).sum(2).permute({0, 1, 4, 2, 5, 3}).reshape({n, c, h * f, w * f});
@@ -348,7 +350,7 @@ std::vector<at::Tensor> RAFTImpl::forward_all(const at::Tensor& image1, const at
     if (mask_predictor) up_mask = static_cast<MaskPredictorImpl&>(*mask_predictor).forward(hidden);
     at::Tensor up = upsample_flow(coords1 - coords0, up_mask);
     if (ph || pw) up = up.narrow(2, pad[2], h0).narrow(3, pad[0], w0).contiguous();
-    flows.push_back(up);
+    flows.push_back(up.contiguous());
   }
   return flows;
 }

@@ -220,8 +220,10 @@ SegmentationOutput SimpleSegmentationModelImpl::forward(const at::Tensor& x) {
   const int64_t h = x.size(2), w = x.size(3);
   auto features = backbone->forward(x);
   SegmentationOutput result;
-  result.out = upsample_to(classifier->forward(features.at("out")), h, w);
-  if (aux_classifier) result.aux = upsample_to(aux_classifier->forward(features.at("aux")), h, w);
+  // The heads' outputs are channels-last on the optimized path; they are made
+  // contiguous while small, so the masks come out in NCHW order on every path.
+  result.out = upsample_to(classifier->forward(features.at("out")).contiguous(), h, w);
+  if (aux_classifier) result.aux = upsample_to(aux_classifier->forward(features.at("aux")).contiguous(), h, w);
   return result;
 }
 
@@ -254,7 +256,8 @@ SegmentationOutput LRASPPImpl::forward(const at::Tensor& x) {
   check_input(x, "LRASPP");
   auto features = backbone->forward(x);
   SegmentationOutput result;
-  result.out = upsample_to(classifier->forward(features.at("low"), features.at("high")), x.size(2), x.size(3));
+  result.out =
+      upsample_to(classifier->forward(features.at("low"), features.at("high")).contiguous(), x.size(2), x.size(3));
   return result;
 }
 

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <sstream>
 #include <string>
+#include <utility>
 
 #include <ATen/ATen.h>
 
@@ -266,4 +267,42 @@ TEST(Layers, PerLayerInitOverridesThePolicy) {
   EXPECT_TRUE(at::equal(b->bias, at::ones({2})));
   mm::BatchNorm2d zero_gamma(mm::BatchNorm2dOptions(3).weight_init(mm::ParamInit::zeros()), init);
   EXPECT_TRUE(at::equal(zero_gamma->weight, at::zeros({3})));
+}
+
+TEST(Layers, SequentialRunsActivationsInPlaceOnlyOnItsOwnTemporaries) {
+  const at::Tensor x = at::randn({2, 3, 4, 4});
+  const at::Tensor before = x.clone();
+
+  // Called directly, an activation never writes over its input.
+  mm::SiLU silu;
+  const at::Tensor y = silu->forward(x);
+  EXPECT_TRUE(x.equal(before));
+  EXPECT_NE(y.data_ptr(), x.data_ptr());
+  EXPECT_TRUE(y.equal(at::silu(x)));
+
+  // In a Sequential the first layer gets the caller's tensor (left alone);
+  // the later ones get the layer before's output, computed over in place.
+  mm::Sequential seq;
+  seq->push_back(mm::ReLU());
+  seq->push_back(mm::Tanh());
+  seq->push_back(mm::SiLU());
+  const at::Tensor z = seq->forward(x);
+  EXPECT_TRUE(x.equal(before));
+  EXPECT_TRUE(z.equal(at::silu(at::tanh(at::relu(x)))));
+
+  // A layer that passes its input on (Identity) hands the caller's tensor to the next one: left alone.
+  mm::Sequential pass;
+  pass->push_back(mm::Identity());
+  pass->push_back(mm::ReLU());
+  EXPECT_TRUE(pass->forward(x).equal(at::relu(x)));
+  EXPECT_TRUE(x.equal(before));
+
+  // Recording gradients: out of place, and backward gives the out-of-place gradient.
+  const at::Tensor leaf = x.clone().requires_grad_();
+  mm::Sequential act;
+  act->push_back(mm::Identity());
+  act->push_back(mm::SiLU());
+  act->forward(leaf * 1.0).sum().backward();
+  const at::Tensor s = at::sigmoid(x);
+  EXPECT_TRUE(at::allclose(leaf.grad(), s * (1 + x * (1 - s)), 1e-5, 1e-6));
 }

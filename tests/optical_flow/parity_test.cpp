@@ -65,6 +65,7 @@ TEST_P(FlowParity, EveryIterationMatchesTorchvision) {
       ASSERT_EQ(flows[i].sizes(), expected[i].sizes());
       EXPECT_EQ(flows[i].size(2), c.h);
       EXPECT_EQ(flows[i].size(3), c.w);
+      EXPECT_TRUE(flows[i].is_contiguous()) << how;  // NCHW order on every path
       worst = std::max(worst, mz_test::dense_relative_diff(flows[i], expected[i]));
     }
     std::cout << "[ parity ] " << c.arch << " " << c.h << "x" << c.w << " updates=" << c.updates << how

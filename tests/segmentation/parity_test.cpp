@@ -70,6 +70,7 @@ TEST_P(SegmentationParity, MatchesTorchvision) {
     ASSERT_EQ(y.out.sizes(), expected.sizes());
     EXPECT_EQ(y.out.size(2), c.h);
     EXPECT_EQ(y.out.size(3), c.w);
+    EXPECT_TRUE(y.out.is_contiguous()) << how;  // NCHW order, whatever layout the convolutions used
     const double diff = mz_test::dense_relative_diff(y.out, expected);
     std::cout << "[ parity ] " << c.arch << " aux=" << c.aux << " " << c.h << "x" << c.w << how
               << ": relative max |diff| out = " << diff;
@@ -77,6 +78,7 @@ TEST_P(SegmentationParity, MatchesTorchvision) {
     ASSERT_EQ(y.aux.defined(), tv.has("aux"));
     if (c.aux) {
       ASSERT_EQ(y.aux.sizes(), tv.tensor("aux").sizes());
+      EXPECT_TRUE(y.aux.is_contiguous()) << how;
       const double aux_diff = mz_test::dense_relative_diff(y.aux, tv.tensor("aux"));
       std::cout << ", aux = " << aux_diff;
       EXPECT_LE(aux_diff, 1e-4) << how;

@@ -9,9 +9,9 @@
 ///   layer of as many channels in the same parent, which is how every family
 ///   — Sequential, Conv2dNormActivation, BasicConv2d, ResNet's conv1/bn1, the
 ///   video stems and blocks — is written);
-/// - runs every Conv2d (grouped and depthwise too) through oneDNN
-///   (at::mkldnn_convolution) with its weight reordered once, at
-///   optimisation time, into oneDNN's blocked layout;
+/// - runs every Conv2d (grouped and depthwise too) through oneDNN on
+///   channels-last activations, with its weight reordered once, at
+///   optimisation time, for them (LibTorch's mkldnn_prepacked conv2d ops);
 /// - runs every Conv3d through oneDNN on dense tensors with its (folded)
 ///   weight: ATen's conv3d leaves oneDNN at batch 1 for kernels such as
 ///   R(2+1)D's 3x1x1 (vol2col and the generic BLAS, measured 40x slower),
@@ -24,12 +24,18 @@
 ///   attention (ViT, Swin's windows, MaxViT's blocks and grids): this
 ///   LibTorch's BLAS is the generic fallback, so at::linear and at::matmul
 ///   are slower by one to two orders of magnitude.
-/// Activations between layers stay dense NCHW tensors, so pooling,
-/// activations, LayerNorm, softmax and the families' own code run unchanged
-/// on ATen's kernels.
+/// A convolution's output is a dense channels-last tensor (same sizes and
+/// values, NHWC strides), which the next convolution takes as it is; pooling,
+/// activations, norms, LayerNorm, softmax and the families' own code run
+/// unchanged on ATen's kernels, which take either layout. Classifier logits
+/// are 2-D; the segmentation and optical-flow models return their masks and
+/// flows contiguous (NCHW) on every path. A caller reading a convolution's
+/// output through data_ptr() makes it contiguous() first, as for any strided
+/// tensor.
 ///
 /// The model's parameters are left untouched and the contract stays
-/// forward(dense N x 3 x H x W float) -> dense logits. A kernel serves a call
+/// forward(dense N x 3 x H x W float) -> dense logits; the input may be NCHW
+/// or channels-last. A kernel serves a call
 /// only when the layer is in eval mode, gradient recording is off
 /// (torch::NoGradGuard or c10::InferenceMode), and the input is a float32
 /// strided CPU tensor; any other call takes the layer's own forward, so

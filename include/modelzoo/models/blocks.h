@@ -149,6 +149,8 @@ class SqueezeExcitationImpl : public LayerImpl {
   SqueezeExcitationImpl(const SqueezeExcitationOptions& options, const InitPolicy& policy);
   /// Rescales the channels of an N x C x H x W input.
   at::Tensor forward(const at::Tensor& x) override;
+  /// x *= the scale (inside a Sequential, on the layer before's output).
+  bool forward_in_place(at::Tensor& x) override;
   /// The options it was built with.
   const SqueezeExcitationOptions& options() const { return options_; }
 
@@ -159,6 +161,8 @@ class SqueezeExcitationImpl : public LayerImpl {
   LayerPtr scale_activation;           ///< sigma
 
  private:
+  at::Tensor scale(const at::Tensor& x);  // sigmoid(fc2(act(fc1(pool(x))))), after checking x
+
   SqueezeExcitationOptions options_;
 };
 /// Handle of SqueezeExcitationImpl.

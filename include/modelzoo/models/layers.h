@@ -186,6 +186,11 @@ class LayerImpl : public torch::nn::Module {
   explicit LayerImpl(std::string name) : torch::nn::Module(std::move(name)) {}
   /// Applies the layer.
   virtual at::Tensor forward(const at::Tensor& x) = 0;
+  /// Applies the layer by writing its result over `x`, as torchvision's
+  /// inplace=True activations do, and returns true; false (x untouched) when
+  /// the layer has no in-place form, the default. Sequential calls it on a
+  /// tensor nothing but itself refers to, with gradient recording off for it.
+  virtual bool forward_in_place(at::Tensor& /*x*/) { return false; }
 
   /// Installs `kernel` (nullptr removes it); used only by layers that ask
   /// for one in their forward.
@@ -209,6 +214,12 @@ class LayerImpl : public torch::nn::Module {
 
 /// A shared pointer to any layer.
 using LayerPtr = std::shared_ptr<LayerImpl>;
+
+/// y = layer(y), written over y in place (LayerImpl::forward_in_place) when
+/// nothing but this one handle refers to y or its storage and no gradient is
+/// recorded through it: for a block's own intermediate results, which no one
+/// else can see. Sequential applies every layer this way.
+void apply_to_temporary(LayerImpl& layer, at::Tensor& y);
 
 /// nn.Sequential: children named "0", "1", ... (or given names, as an
 /// OrderedDict-built nn.Sequential), applied in order.
@@ -545,6 +556,8 @@ class GELUImpl : public LayerImpl {
   explicit GELUImpl(std::string approximate = "none");
   /// at::gelu.
   at::Tensor forward(const at::Tensor& x) override;
+  /// at::gelu_.
+  bool forward_in_place(at::Tensor& x) override;
   /// Python-style description.
   void pretty_print(std::ostream& stream) const override;
 
@@ -558,10 +571,12 @@ TORCH_MODULE(GELU);
 #define MODELZOO_ELEMENTWISE_LAYER(Name)                  \
   class Name##Impl : public LayerImpl {                   \
    public:                                                \
-    /** nn.Name (the inplace flag has no effect here). */ \
+    /** nn.Name; in place inside a Sequential. */         \
     Name##Impl() : LayerImpl(#Name) {}                    \
     /** Applies the function. */                          \
     at::Tensor forward(const at::Tensor& x) override;     \
+    /** Applies the function in place. */                 \
+    bool forward_in_place(at::Tensor& x) override;        \
   };                                                      \
   TORCH_MODULE(Name)
 
