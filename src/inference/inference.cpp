@@ -22,6 +22,7 @@
 #include <ATen/core/grad_mode.h>
 #include <ATen/core/stack.h>
 #include <ATen/ops/empty.h>
+#include <ATen/ops/empty_like.h>
 #include <ATen/ops/ones_like.h>
 #include <ATen/ops/zeros_like.h>
 #include <ATen/ops/mkldnn_convolution.h>
@@ -306,7 +307,13 @@ class ConvKernel final : public FoldingKernel {
     static const c10::OperatorHandle op =
         c10::Dispatcher::singleton().findSchemaOrThrow("mkldnn_prepacked::conv2d_prepack", "");
     const int64_t in_channels = w.size(1) * g_.groups;
-    torch::jit::Stack stack{w.contiguous(at::MemoryFormat::ChannelsLast),
+    // The context keeps the tensor it is given next to its reordered copy and
+    // never reads it again, so it gets a copy of its own, emptied afterwards:
+    // otherwise every convolution weight would be resident twice (vgg19:
+    // 80 MiB more at its peak).
+    at::Tensor given = at::empty_like(w, at::MemoryFormat::ChannelsLast).copy_(w);
+    const at::Tensor held = given;  // the same TensorImpl the context keeps
+    torch::jit::Stack stack{std::move(given),
                             b.defined() ? c10::IValue(b) : c10::IValue(),
                             g_.stride,
                             g_.padding,
@@ -315,7 +322,9 @@ class ConvKernel final : public FoldingKernel {
                             std::vector<int64_t>{1, in_channels, 56, 56},
                             std::string("none")};
     op.callBoxed(&stack);
-    return stack.at(0);
+    c10::IValue context = stack.at(0);
+    held.set_();
+    return context;
   }
 
   std::vector<at::Tensor> sources(const Conv& conv) const {
