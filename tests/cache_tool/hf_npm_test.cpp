@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <gmock/gmock.h>
 
+#include "modelzoo/cache/cache.h"
 #include "modelzoo/cache/hf_cache.h"
 #include "modelzoo/fetch/hf.h"
 #include "support/hub_server.h"
@@ -31,7 +32,7 @@ std::string npm_modules(std::string* why) {
   // Each test is its own process and ctest runs them in parallel: one installs, the others wait
   // for it. The stamp is written only after `npm ci` succeeded, so an interrupted install is redone.
   fs::create_directories(dir.parent_path());
-  const mz_test::FileLock lock(dir.string() + ".lock");
+  const mz::cache::EntryLock lock(dir);  // hf-npm.lock
   const fs::path stamp = dir / "installed-package-lock.json";
   const std::string wanted = read_file(src / "package-lock.json");
   if (!fs::exists(stamp) || read_file(stamp) != wanted) {

@@ -44,34 +44,18 @@ std::string must_run(const std::string& command) {
 
 }  // namespace mz_test
 
-#include <fcntl.h>
-#include <cerrno>
-#include <sys/file.h>
-#include <unistd.h>
+#include "modelzoo/cache/cache.h"
 
 #include <fstream>
 #include <sstream>
 
 namespace mz_test {
 
-FileLock::FileLock(const std::filesystem::path& path) {
-  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd_ < 0) throw std::runtime_error("cannot open " + path.string());
-  while (::flock(fd_, LOCK_EX) != 0) {
-    if (errno != EINTR) {
-      ::close(fd_);
-      throw std::runtime_error("cannot lock " + path.string());
-    }
-  }
-}
-
-FileLock::~FileLock() { ::close(fd_); }  // closing the descriptor releases the flock
-
 nlohmann::json cached_fixture(const std::filesystem::path& dir, const std::filesystem::path& script,
                               const std::string& args) {
   namespace fs = std::filesystem;
   fs::create_directories(dir.parent_path());
-  const FileLock lock(dir.string() + ".lock");
+  const modelzoo::cache::EntryLock lock(dir);
 
   const fs::path manifest = dir / "manifest.json";
   std::error_code ec;

@@ -49,22 +49,10 @@ inline const char* python() { return "/usr/bin/python3"; }
 
 namespace mz_test {
 
-/// An exclusive flock on `path` (created if missing), held until destruction:
-/// serialises set-up that several test processes may start at once.
-class FileLock {
- public:
-  explicit FileLock(const std::filesystem::path& path);
-  ~FileLock();
-  FileLock(const FileLock&) = delete;
-  FileLock& operator=(const FileLock&) = delete;
-
- private:
-  int fd_ = -1;
-};
-
 /// Runs `/usr/bin/python3 script dir args` once and keeps its stdout (a JSON
 /// manifest) in `dir/manifest.json`; later calls (in any process) reuse it
-/// unless the script is newer. Concurrent callers wait on `dir.lock`.
+/// unless the script is newer. Concurrent callers wait on `dir.lock`
+/// (modelzoo::cache::EntryLock).
 nlohmann::json cached_fixture(const std::filesystem::path& dir, const std::filesystem::path& script,
                               const std::string& args);
 
