@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   build-essential cmake ccache pkg-config
   libtorch-dev libcurl4-openssl-dev libssl-dev zlib1g-dev nlohmann-json3-dev
-  libgtest-dev libgmock-dev libcli11-dev libjpeg62-turbo-dev libpng-dev
+  libdnnl-dev libgtest-dev libgmock-dev libcli11-dev libjpeg62-turbo-dev libpng-dev
   nginx openssl curl
   python3-torch python3-torchvision
 )

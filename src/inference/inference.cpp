@@ -17,6 +17,8 @@
 #include <malloc.h>
 #include <unistd.h>
 
+#include <dnnl.h>
+
 #include <ATen/Context.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <ATen/core/grad_mode.h>
@@ -24,6 +26,7 @@
 #include <ATen/ops/empty.h>
 #include <ATen/ops/empty_like.h>
 #include <ATen/ops/ones_like.h>
+#include <ATen/ops/zeros.h>
 #include <ATen/ops/zeros_like.h>
 #include <ATen/ops/mkldnn_convolution.h>
 #include <ATen/ops/linear.h>
@@ -464,6 +467,26 @@ constexpr int64_t kEagerPrepackBytes = int64_t{16} << 20;
 // weight.
 constexpr int64_t kOwnedPrepackBytes = int64_t{10} << 20;
 
+// One row times the dense weight: y = x W^T + b, for x 1 x K and W N x K
+// contiguous float, through oneDNN's JIT SGEMM, which reads W where it lies
+// (no reorder, no copy). ATen's matrix product goes to this LibTorch's
+// generic BLAS instead: vgg19's first classifier layer (25088 -> 4096)
+// takes 27 ms here against about 100 ms there, at the machine's memory
+// bandwidth.
+at::Tensor dense_row_product(const at::Tensor& row, const at::Tensor& weight, const at::Tensor& bias) {
+  const at::Tensor x = row.contiguous();
+  if (weight.scalar_type() != at::kFloat || (bias.defined() && bias.scalar_type() != at::kFloat)) {
+    return at::linear(x, weight, bias);
+  }
+  const int64_t n = weight.size(0), k = weight.size(1);
+  at::Tensor y = bias.defined() ? bias.reshape({1, n}).clone() : at::zeros({1, n}, x.options());
+  const dnnl_status_t status =
+      dnnl_sgemm('N', 'T', 1, n, k, 1.0f, x.data_ptr<float>(), k, weight.data_ptr<float>(), k,
+                 bias.defined() ? 1.0f : 0.0f, y.data_ptr<float>(), n);
+  if (status != dnnl_success) return at::linear(x, weight, bias);
+  return y;
+}
+
 // y = x W^T + b through oneDNN, for x of any rank >= 1: up to
 // kPrepackedMaxRows rows as 1 x 1 convolutions on weight slices reordered
 // once, beyond that through the inner product on the dense weight.
@@ -504,7 +527,7 @@ class LinearOp {
         y.narrow(1, s.first, s.count).copy_(part.view({s.count, m}).t());
       }
     } else if (m == 1) {
-      y = at::linear(rows, p->weight, p->bias);
+      y = dense_row_product(rows, p->weight, p->bias);
     } else {
       y = at::empty({m, out}, x.options());
       const at::Tensor xm = rows.contiguous().to_mkldnn();
