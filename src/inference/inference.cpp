@@ -26,7 +26,6 @@
 #include <ATen/ops/empty.h>
 #include <ATen/ops/empty_like.h>
 #include <ATen/ops/ones_like.h>
-#include <ATen/ops/zeros.h>
 #include <ATen/ops/zeros_like.h>
 #include <ATen/ops/mkldnn_convolution.h>
 #include <ATen/ops/linear.h>
@@ -475,11 +474,13 @@ constexpr int64_t kOwnedPrepackBytes = int64_t{10} << 20;
 // bandwidth.
 at::Tensor dense_row_product(const at::Tensor& row, const at::Tensor& weight, const at::Tensor& bias) {
   const at::Tensor x = row.contiguous();
-  if (weight.scalar_type() != at::kFloat || (bias.defined() && bias.scalar_type() != at::kFloat)) {
+  if (weight.scalar_type() != at::kFloat || !weight.is_contiguous() ||
+      (bias.defined() && bias.scalar_type() != at::kFloat)) {
     return at::linear(x, weight, bias);
   }
   const int64_t n = weight.size(0), k = weight.size(1);
-  at::Tensor y = bias.defined() ? bias.reshape({1, n}).clone() : at::zeros({1, n}, x.options());
+  // With beta 0 the SGEMM does not read y.
+  at::Tensor y = bias.defined() ? bias.reshape({1, n}).clone() : at::empty({1, n}, x.options());
   const dnnl_status_t status =
       dnnl_sgemm('N', 'T', 1, n, k, 1.0f, x.data_ptr<float>(), k, weight.data_ptr<float>(), k,
                  bias.defined() ? 1.0f : 0.0f, y.data_ptr<float>(), n);
