@@ -109,10 +109,11 @@ Detector get_detector(const std::string& name, const Weights& weights, const Hub
   }
   model->eval();
   if (options.optimize && inference_available()) {
-    const InferenceReport report = optimize_for_inference(*model);
+    const InferenceReport report = optimize_for_inference(*model, options.inference);
     if (options.trace) {
       options.trace->optimize_ms = report.ms;
       options.trace->optimized = report.to_string();
+      options.trace->reorder_ms = report.reordered;
     }
   }
   return model;

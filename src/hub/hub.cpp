@@ -173,8 +173,10 @@ HubOptions HubOptions::from_env() {
   if (const auto mode = env::get("MODELZOO_INFERENCE")) {
     if (*mode == "plain") {
       o.optimize = false;
+    } else if (*mode == "foreground") {
+      o.inference.background = false;
     } else if (*mode != "optimized") {
-      throw Error("MODELZOO_INFERENCE: expected 'plain' or 'optimized', got '" + *mode + "'");
+      throw Error("MODELZOO_INFERENCE: expected 'plain', 'optimized' or 'foreground', got '" + *mode + "'");
     }
   }
   return o;
@@ -317,9 +319,10 @@ Classifier get_model(const std::string& name, const Weights& weights, const HubO
   model->eval();
   trace.load_ms = ms_since(t0);
   if (options.optimize && inference_available()) {
-    const InferenceReport report = optimize_for_inference(*model);
+    const InferenceReport report = optimize_for_inference(*model, options.inference);
     trace.optimize_ms = report.ms;
     trace.optimized = report.to_string();
+    trace.reorder_ms = report.reordered;
   }
   trace.total_ms = ms_since(t_start);
   return model;

@@ -121,9 +121,10 @@ std::shared_ptr<torch::nn::Module> load_task_model(const std::string& name, cons
   model->eval();
   trace.load_ms = ms_since(t0);
   if (options.optimize && inference_available()) {
-    const InferenceReport report = optimize_for_inference(*model);
+    const InferenceReport report = optimize_for_inference(*model, options.inference);
     trace.optimize_ms = report.ms;
     trace.optimized = report.to_string();
+    trace.reorder_ms = report.reordered;
   }
   trace.total_ms = ms_since(t_start);
   return model;

@@ -1,7 +1,10 @@
 #include "modelzoo/inference/inference.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
 #include <cstdint>
 #include <cmath>
 #include <fstream>
@@ -10,6 +13,7 @@
 #include <mutex>
 #include <optional>
 #include <sstream>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -18,6 +22,7 @@
 #include <unistd.h>
 
 #include <dnnl.h>
+#include <omp.h>
 
 #include <ATen/Context.h>
 #include <ATen/core/dispatch/Dispatcher.h>
@@ -138,6 +143,17 @@ at::Tensor matmul_nt(const at::Tensor& a, const at::Tensor& b) {
   shape.back() = n;
   return out.view(shape);
 }
+
+// A kernel whose weights are folded and reordered after it is installed:
+// by the background thread (ReorderThread), or by the first call that needs
+// them, whichever comes first. Both hold the kernel's own lock while they
+// pack, so a call that reaches a layer being packed waits for it.
+class Deferred {
+ public:
+  virtual ~Deferred() = default;
+  // Packs the weights unless they are packed already.
+  virtual void ensure_packed() = 0;
+};
 
 // ---------------------------------------------------------------------------
 // Conv2d / Conv3d (+ a folded BatchNorm2d, FrozenBatchNorm2d or BatchNorm3d)
@@ -261,11 +277,16 @@ constexpr int64_t kOwnedDenseBytes = int64_t{1} << 20;
 // while ATen's own conv3d leaves oneDNN for kernels such as R(2+1)D's 3x1x1
 // at batch 1 (vol2col + the generic BLAS, 40x slower).
 template <typename Conv>
-class ConvKernel final : public FoldingKernel {
+class ConvKernel final : public FoldingKernel, public Deferred {
  public:
   ConvKernel(const std::shared_ptr<Conv>& conv, std::optional<NormFold> norm)
-      : conv_(conv), norm_(std::move(norm)), g_(geometry_of(*conv)) {
-    pack(*conv);
+      : conv_(conv), norm_(std::move(norm)), g_(geometry_of(*conv)) {}
+
+  void ensure_packed() override {
+    auto conv = conv_.lock();
+    if (!conv) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!packed_) pack(*conv);
   }
 
   bool serves(const at::Tensor& x) const override {
@@ -340,6 +361,10 @@ class ConvKernel final : public FoldingKernel {
 
   void pack(const Conv& conv) {
     at::NoGradGuard no_grad;
+    // Stamped before reading: a write while the weights are read (on the
+    // background thread) leaves them stale, and the next call packs again.
+    auto p = std::make_shared<Packed>();
+    p->sources = stamps_of(sources(conv));
     at::Tensor w = conv.weight.detach();
     at::Tensor b = conv.bias.defined() ? conv.bias.detach() : at::Tensor();
     const bool folded = norm_ && !norm_->layer.expired();
@@ -352,7 +377,6 @@ class ConvKernel final : public FoldingKernel {
       w = (w.to(at::kDouble) * scale.view(per_channel)).to(at::kFloat);
       b = (b0 * scale + shift).to(at::kFloat);
     }
-    auto p = std::make_shared<Packed>();
     const bool keep_dense = g_.spatial_dims != 2 ||
                             (!folded && w.numel() * static_cast<int64_t>(sizeof(float)) >= kOwnedDenseBytes &&
                              !file_backed(conv.weight));
@@ -364,14 +388,14 @@ class ConvKernel final : public FoldingKernel {
       if (folded) release_pages(conv.weight);
     }
     p->bias = b.defined() ? b.contiguous() : at::Tensor();
-    p->sources = stamps_of(sources(conv));
     packed_ = std::move(p);
   }
 
-  // The packed weights, re-packed first when a source tensor changed.
+  // The packed weights, packed first when they are not yet or a source
+  // tensor changed.
   std::shared_ptr<const Packed> current(const Conv& conv) {
     std::lock_guard<std::mutex> lock(mu_);
-    if (stamps_of(sources(conv)) != packed_->sources) pack(conv);
+    if (!packed_ || stamps_of(sources(conv)) != packed_->sources) pack(conv);
     return packed_;
   }
 
@@ -379,7 +403,7 @@ class ConvKernel final : public FoldingKernel {
   std::optional<NormFold> norm_;
   ConvGeometry g_;
   std::mutex mu_;
-  std::shared_ptr<const Packed> packed_;
+  std::shared_ptr<const Packed> packed_;  // null until packed (guarded by mu_)
 };
 
 // A norm layer folded into the convolution before it: the identity whenever
@@ -407,10 +431,11 @@ class FoldedNormKernel final : public mm::InferenceKernel {
 // when it is a norm layer over its outputs; returns whether it folded.
 template <typename Conv>
 bool install_conv_kernel(const std::shared_ptr<Conv>& conv, const std::shared_ptr<torch::nn::Module>& next,
-                         bool fold) {
+                         bool fold, std::vector<std::weak_ptr<Deferred>>& deferred) {
   std::optional<NormFold> norm = fold && next ? fold_of(next, conv->options().out_channels()) : std::nullopt;
   auto kernel = std::make_shared<ConvKernel<Conv>>(conv, norm);
   conv->set_inference_kernel(kernel);
+  deferred.push_back(kernel);
   if (!norm) return false;
   norm->layer.lock()->set_inference_kernel(std::make_shared<FoldedNormKernel>(conv, kernel));
   return true;
@@ -499,7 +524,11 @@ at::Tensor dense_row_product(const at::Tensor& row, const at::Tensor& weight, co
 // kOwnedPrepackBytes it is never prepacked: the copy would double it.
 class LinearOp {
  public:
-  LinearOp(const at::Tensor& weight, const at::Tensor& bias) { pack(weight, bias, /*initial=*/true); }
+  // Packs weight and bias unless a pack exists already (see Deferred).
+  void ensure_packed(const at::Tensor& weight, const at::Tensor& bias) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!packed_) pack(weight, bias, /*initial=*/true);
+  }
 
   at::Tensor apply(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
     const int64_t in = weight.size(1);
@@ -508,7 +537,7 @@ class LinearOp {
     std::shared_ptr<const Packed> p;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (stamp_of(weight) != packed_->w || stamp_of(bias) != packed_->b) {
+      if (!packed_ || stamp_of(weight) != packed_->w || stamp_of(bias) != packed_->b) {
         pack(weight, bias, /*initial=*/true);
       } else if (m <= kPrepackedMaxRows && packed_->deferred && small_calls_++ > 0) {
         pack(weight, bias, /*initial=*/false);
@@ -563,6 +592,9 @@ class LinearOp {
   void pack(const at::Tensor& weight, const at::Tensor& bias, bool initial) {
     at::NoGradGuard no_grad;
     auto p = std::make_shared<Packed>();
+    // Stamped before reading (see ConvKernel::pack).
+    p->w = stamp_of(weight);
+    p->b = stamp_of(bias);
     p->weight = weight.detach().contiguous();
     p->bias = bias.defined() ? bias.detach().contiguous() : at::Tensor();
     const int64_t out = p->weight.size(0), in = p->weight.size(1);
@@ -588,19 +620,20 @@ class LinearOp {
       }
       p->slices.push_back(std::move(s));
     }
-    p->w = stamp_of(weight);
-    p->b = stamp_of(bias);
     packed_ = std::move(p);
   }
   std::mutex mu_;
-  std::shared_ptr<const Packed> packed_;
+  std::shared_ptr<const Packed> packed_;  // null until packed (guarded by mu_)
   int small_calls_ = 0;  // calls with few rows since the last initial pack (guarded by mu_)
 };
 
-class LinearKernel final : public mm::InferenceKernel {
+class LinearKernel final : public mm::InferenceKernel, public Deferred {
  public:
-  explicit LinearKernel(const std::shared_ptr<mm::LinearImpl>& linear)
-      : linear_(linear), op_(linear->weight, linear->bias) {}
+  explicit LinearKernel(const std::shared_ptr<mm::LinearImpl>& linear) : linear_(linear) {}
+
+  void ensure_packed() override {
+    if (auto linear = linear_.lock()) op_.ensure_packed(linear->weight, linear->bias);
+  }
 
   at::Tensor run(const at::Tensor& x) override {
     auto linear = linear_.lock();
@@ -618,10 +651,13 @@ class LinearKernel final : public mm::InferenceKernel {
 // Linear, so the whole self-attention gets a kernel (out_proj keeps its own).
 // ---------------------------------------------------------------------------
 
-class AttentionKernel final : public mm::InferenceKernel {
+class AttentionKernel final : public mm::InferenceKernel, public Deferred {
  public:
-  explicit AttentionKernel(const std::shared_ptr<mm::MultiheadAttentionImpl>& attn)
-      : attn_(attn), in_proj_(attn->in_proj_weight, attn->in_proj_bias) {}
+  explicit AttentionKernel(const std::shared_ptr<mm::MultiheadAttentionImpl>& attn) : attn_(attn) {}
+
+  void ensure_packed() override {
+    if (auto m = attn_.lock()) in_proj_.ensure_packed(m->in_proj_weight, m->in_proj_bias);
+  }
 
   at::Tensor run(const at::Tensor& x) override {
     auto m = attn_.lock();
@@ -673,7 +709,8 @@ std::size_t clear_all(torch::nn::Module& root) {
   return n;
 }
 
-void walk(torch::nn::Module& module, const InferenceOptions& options, InferenceReport& report) {
+void walk(torch::nn::Module& module, const InferenceOptions& options, InferenceReport& report,
+          std::vector<std::weak_ptr<Deferred>>& deferred) {
   const auto children = module.children();
   for (std::size_t i = 0; i < children.size(); ++i) {
     const auto& child = children[i];
@@ -682,8 +719,8 @@ void walk(torch::nn::Module& module, const InferenceOptions& options, InferenceR
     if (conv2d || conv3d) {
       if (!options.convolutions) continue;
       const auto next = i + 1 < children.size() ? children[i + 1] : nullptr;
-      const bool folded = conv2d ? install_conv_kernel(conv2d, next, options.fold_batch_norm)
-                                 : install_conv_kernel(conv3d, next, options.fold_batch_norm);
+      const bool folded = conv2d ? install_conv_kernel(conv2d, next, options.fold_batch_norm, deferred)
+                                 : install_conv_kernel(conv3d, next, options.fold_batch_norm, deferred);
       ++report.convolutions;
       if (folded) {
         ++report.folded_batch_norms;
@@ -693,14 +730,18 @@ void walk(torch::nn::Module& module, const InferenceOptions& options, InferenceR
     }
     if (auto linear = std::dynamic_pointer_cast<mm::LinearImpl>(child)) {
       if (options.linear) {
-        linear->set_inference_kernel(std::make_shared<LinearKernel>(linear));
+        auto kernel = std::make_shared<LinearKernel>(linear);
+        linear->set_inference_kernel(kernel);
+        deferred.push_back(kernel);
         ++report.linear;
       }
       continue;
     }
     if (auto attn = std::dynamic_pointer_cast<mm::MultiheadAttentionImpl>(child)) {
       if (options.linear) {
-        attn->set_inference_kernel(std::make_shared<AttentionKernel>(attn));
+        auto kernel = std::make_shared<AttentionKernel>(attn);
+        attn->set_inference_kernel(kernel);
+        deferred.push_back(kernel);
         ++report.attention;
       }
     } else if (std::dynamic_pointer_cast<mm::ShiftedWindowAttentionImpl>(child) ||
@@ -711,9 +752,108 @@ void walk(torch::nn::Module& module, const InferenceOptions& options, InferenceR
         ++report.attention;
       }
     }
-    walk(*child, options, report);
+    walk(*child, options, report, deferred);
   }
 }
+
+// ---------------------------------------------------------------------------
+// Reorders left to the background
+// ---------------------------------------------------------------------------
+
+// The kernels of one optimize_for_inference call, in the order the walk
+// installed them (the order of registration, which is the order of the
+// forward in every family), and the promise behind its report's reordered.
+struct ReorderJob {
+  std::chrono::steady_clock::time_point start;
+  std::vector<std::weak_ptr<Deferred>> kernels;
+  std::promise<double> done;
+};
+
+// Hands the heap's free memory back to the system: reordering leaves freed
+// temporaries (dense-to-oneDNN copies, weight slices) inside the heap, where
+// glibc keeps them; handing them back keeps them out of the peak of the first
+// forward (vgg19 from a zip file: 829 to 785 MiB).
+void trim_heap() {
+#if defined(__GLIBC__)
+  ::malloc_trim(0);
+#endif
+}
+
+// Packs every kernel of the job that is still alive and not yet packed. On
+// the background thread (stop set) a failure is left to the call that needs
+// the layer: it packs again, and the error reaches its caller; otherwise it
+// reaches optimize_for_inference's.
+void run_job(ReorderJob& job, const std::atomic<bool>* stop) {
+  for (const auto& weak : job.kernels) {
+    if (stop && stop->load()) break;
+    auto kernel = weak.lock();
+    if (!kernel) continue;
+    if (!stop) {
+      kernel->ensure_packed();
+      continue;
+    }
+    try {
+      kernel->ensure_packed();
+    } catch (const std::exception&) {
+    }
+  }
+  job.kernels.clear();
+  trim_heap();
+  job.done.set_value(
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - job.start).count());
+}
+
+// One thread for the whole process, started on the first background job and
+// joined when the process exits (this function-local static is created after
+// LibTorch's own, so it is destroyed before them). It runs one OpenMP thread,
+// so at most one core packs while the caller's thread runs the model.
+class ReorderThread {
+ public:
+  static ReorderThread& instance() {
+    static ReorderThread t;
+    return t;
+  }
+
+  void submit(std::unique_ptr<ReorderJob> job) {
+    std::lock_guard<std::mutex> lock(mu_);
+    jobs_.push_back(std::move(job));
+    if (!worker_.joinable()) worker_ = std::thread([this] { loop(); });
+    cv_.notify_one();
+  }
+
+  ~ReorderThread() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_one();
+    if (worker_.joinable()) worker_.join();
+  }
+
+ private:
+  ReorderThread() = default;
+
+  void loop() {
+    omp_set_num_threads(1);
+    for (;;) {
+      std::unique_ptr<ReorderJob> job;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [this] { return stop_.load() || !jobs_.empty(); });
+        if (jobs_.empty()) return;
+        job = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
+      run_job(*job, &stop_);
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::unique_ptr<ReorderJob>> jobs_;
+  std::atomic<bool> stop_{false};
+  std::thread worker_;
+};
 
 }  // namespace
 
@@ -731,17 +871,18 @@ InferenceReport optimize_for_inference(torch::nn::Module& model, const Inference
     throw Error("optimize_for_inference: this LibTorch was built without oneDNN (MKLDNN); "
                 "use the model as is");
   }
-  const auto t0 = std::chrono::steady_clock::now();
+  auto job = std::make_unique<ReorderJob>();
+  job->start = std::chrono::steady_clock::now();
+  const auto t0 = job->start;
   clear_all(model);
   InferenceReport report;
-  walk(model, options, report);
-#if defined(__GLIBC__)
-  // Reordering leaves freed temporaries (dense-to-oneDNN copies, weight
-  // slices) inside the heap, where glibc keeps them: handing them back keeps
-  // them out of the peak of the first forward (vgg19 from a zip file: 829 to
-  // 785 MiB).
-  ::malloc_trim(0);
-#endif
+  walk(model, options, report, job->kernels);
+  report.reordered = job->done.get_future().share();
+  if (options.background && !job->kernels.empty()) {
+    ReorderThread::instance().submit(std::move(job));
+  } else {
+    run_job(*job, nullptr);
+  }
   report.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   return report;
 }

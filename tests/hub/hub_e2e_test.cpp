@@ -5,8 +5,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <future>
 #include <memory>
 
 #include <ATen/ATen.h>
@@ -294,19 +296,32 @@ TEST_F(HubE2E, PretrainedModelsRunTheInferencePathUnlessOptedOut) {
   EXPECT_THAT(trace.optimized, HasSubstr("8 conv"));
   EXPECT_GT(trace.optimize_ms, 0.0);
   EXPECT_GE(trace.total_ms, trace.optimize_ms);
+  ASSERT_TRUE(trace.reorder_ms.valid());
   expect_close(run(fast, x), y);
+  EXPECT_GT(trace.reorder_ms.get(), 0.0);
+
+  opts.inference.background = false;  // reordered before get_model returns
+  auto foreground = modelzoo::get_model("vgg11", file, opts);
+  ASSERT_TRUE(trace.reorder_ms.valid());
+  EXPECT_EQ(trace.reorder_ms.wait_for(std::chrono::seconds(0)), std::future_status::ready);
+  expect_close(run(foreground, x), y);
 
   opts.optimize = false;
   auto plain = modelzoo::get_model("vgg11", file, opts);
   EXPECT_EQ(kernels(plain), 0u);
   EXPECT_EQ(trace.optimize_ms, 0.0);
   EXPECT_TRUE(trace.optimized.empty());
+  EXPECT_FALSE(trace.reorder_ms.valid());
   expect_close(run(plain, x), y);
 
   ::setenv("MODELZOO_INFERENCE", "plain", 1);
   EXPECT_FALSE(modelzoo::HubOptions::from_env().optimize);
   ::setenv("MODELZOO_INFERENCE", "optimized", 1);
   EXPECT_TRUE(modelzoo::HubOptions::from_env().optimize);
+  EXPECT_TRUE(modelzoo::HubOptions::from_env().inference.background);
+  ::setenv("MODELZOO_INFERENCE", "foreground", 1);
+  EXPECT_TRUE(modelzoo::HubOptions::from_env().optimize);
+  EXPECT_FALSE(modelzoo::HubOptions::from_env().inference.background);
   ::setenv("MODELZOO_INFERENCE", "fast", 1);
   try {
     modelzoo::HubOptions::from_env();

@@ -10,7 +10,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
+#include <future>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -343,6 +345,50 @@ TEST(Inference, WeightsChangedInPlaceAreRepacked) {
   const at::Tensor plain = l.model->forward(x);
   EXPECT_GT((fast - before).abs().max().item<double>(), 1e-2);
   EXPECT_LE(relative_diff(fast, plain), 1e-4);
+}
+
+
+// The default leaves the folds and reorders to the background thread: a
+// forward started at once (layers the thread has not reached are packed by
+// the call itself) and one after every reorder has finished both give the
+// plain path's output, and `reordered` reports the work done. Without
+// background the reorders are done when optimize_for_inference returns.
+TEST(Inference, BackgroundReordersGiveTheForegroundResult) {
+  Loaded l;
+  ASSERT_TRUE(load_case(kResnet18, false, &l));
+  const at::Tensor x = l.io.at("inputs").items()[1].as_tensor();
+  const at::Tensor expected = l.io.at("outputs").items()[1].as_tensor();
+  c10::InferenceMode guard;
+  for (int round = 0; round < 3; ++round) {
+    const auto r = modelzoo::optimize_for_inference(*l.model);
+    ASSERT_TRUE(r.reordered.valid());
+    EXPECT_LE(relative_diff(l.model->forward(x), expected), 1e-4) << "round " << round;
+    EXPECT_GE(r.reordered.get(), 0.0);
+    EXPECT_LE(relative_diff(l.model->forward(x), expected), 1e-4) << "round " << round;
+  }
+  modelzoo::InferenceOptions foreground;
+  foreground.background = false;
+  const auto r = modelzoo::optimize_for_inference(*l.model, foreground);
+  ASSERT_TRUE(r.reordered.valid());
+  EXPECT_EQ(r.reordered.wait_for(std::chrono::seconds(0)), std::future_status::ready);
+  EXPECT_GE(r.ms, r.reordered.get() - 1.0);  // the reorders are part of the call
+  EXPECT_LE(relative_diff(l.model->forward(x), expected), 1e-4);
+}
+
+// Models that go away, or are optimised again, before the background thread
+// reaches their layers: the thread skips what is gone, and a model destroyed
+// right after optimisation costs nothing more.
+TEST(Inference, BackgroundReordersOutliveTheirModels) {
+  mm::ArchArgs args;
+  args.init_weights = false;
+  std::vector<std::shared_future<double>> done;
+  for (int i = 0; i < 4; ++i) {
+    mm::Classifier model = mm::build_architecture("resnet18", args);
+    model->eval();
+    done.push_back(modelzoo::optimize_for_inference(*model).reordered);
+    if (i % 2 == 0) done.push_back(modelzoo::optimize_for_inference(*model).reordered);
+  }  // each model is destroyed here, its reorders maybe still pending
+  for (const auto& d : done) EXPECT_GE(d.get(), 0.0);
 }
 
 

@@ -6,12 +6,14 @@
 /// (unless HubOptions::optimize is off).
 
 #include <filesystem>
+#include <future>
 #include <optional>
 #include <string>
 
 #include "modelzoo/cache/cache.h"
 #include "modelzoo/hub/weights.h"
 #include "modelzoo/fetch/fetch.h"
+#include "modelzoo/inference/inference.h"
 #include "modelzoo/models/catalog.h"
 #include "modelzoo/models/classifier.h"
 #include "modelzoo/registry/registry.h"
@@ -28,8 +30,13 @@ struct LoadTrace {
   bool downloaded = false;
   std::string source_url;                  ///< sanitised, when downloaded
   double resolve_ms = 0, fetch_ms = 0, read_ms = 0, build_ms = 0, load_ms = 0, total_ms = 0;
-  /// optimize_for_inference (BatchNorm folding, weight reorders); 0 when not applied.
+  /// optimize_for_inference (InferenceReport::ms: the weight reorders are
+  /// left to its background thread); 0 when not applied.
   double optimize_ms = 0;
+  /// InferenceReport::reordered: ready once every weight is folded and
+  /// reordered, with the milliseconds from the start of the optimisation
+  /// until then; not valid() when it was not applied.
+  std::shared_future<double> reorder_ms;
   std::size_t tensors = 0;
   /// InferenceReport::to_string() of the optimisation, empty when not applied.
   std::string optimized;
@@ -51,7 +58,13 @@ struct HubOptions {
   /// Apply optimize_for_inference to pretrained models (they come back in
   /// eval mode): on by default, off with MODELZOO_INFERENCE=plain in from_env().
   bool optimize = true;
-  /// Reads MODELZOO_* (see README); MODELZOO_INFERENCE takes "plain" or "optimized".
+  /// How it is applied: by default its folds and reorders run on a
+  /// background thread while the caller goes on (InferenceOptions::background);
+  /// MODELZOO_INFERENCE=foreground in from_env() has them done before the
+  /// model is returned.
+  InferenceOptions inference;
+  /// Reads MODELZOO_* (see README); MODELZOO_INFERENCE takes "plain",
+  /// "optimized" or "foreground".
   static HubOptions from_env();
 };
 

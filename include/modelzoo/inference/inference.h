@@ -10,8 +10,9 @@
 ///   — Sequential, Conv2dNormActivation, BasicConv2d, ResNet's conv1/bn1, the
 ///   video stems and blocks — is written);
 /// - runs every Conv2d (grouped and depthwise too) through oneDNN on
-///   channels-last activations, with its weight reordered once, at
-///   optimisation time, for them (LibTorch's mkldnn_prepacked conv2d ops);
+///   channels-last activations, with its weight reordered once for them
+///   (LibTorch's mkldnn_prepacked conv2d ops): by default on a background
+///   thread while the caller goes on (InferenceOptions::background);
 /// - runs every Conv3d through oneDNN on dense tensors with its (folded)
 ///   weight: ATen's conv3d leaves oneDNN at batch 1 for kernels such as
 ///   R(2+1)D's 3x1x1 (vol2col and the generic BLAS, measured 40x slower),
@@ -56,6 +57,7 @@
 /// HubOptions::optimize, MODELZOO_INFERENCE=plain to opt out).
 
 #include <cstddef>
+#include <future>
 #include <string>
 
 namespace torch::nn {
@@ -72,6 +74,14 @@ struct InferenceOptions {
   bool convolutions = true;
   /// Linear (and ViT's attention in-projection) through oneDNN.
   bool linear = true;
+  /// Fold and reorder the weights on a background thread (one, running one
+  /// OpenMP thread), layer by layer in the order the layers are registered,
+  /// so that optimize_for_inference returns at once and a first forward runs
+  /// while later layers are still being reordered; a call that reaches a
+  /// layer the thread has not yet done reorders it itself, and one that
+  /// reaches the layer the thread is reordering waits for it. Off: every
+  /// reorder is done before optimize_for_inference returns.
+  bool background = true;
 };
 
 /// What optimize_for_inference did.
@@ -80,7 +90,13 @@ struct InferenceReport {
   std::size_t folded_batch_norms = 0;  ///< norm layers folded into one of them
   std::size_t linear = 0;              ///< Linear layers given a kernel
   std::size_t attention = 0;           ///< attention modules (ViT, Swin, MaxViT) given a kernel
-  double ms = 0;                       ///< time taken, weight reorders included
+  /// Time optimize_for_inference took: the weight reorders included unless
+  /// they were left to the background thread (InferenceOptions::background).
+  double ms = 0;
+  /// Ready once every weight has been folded and reordered, by whichever
+  /// thread: the milliseconds from the start of optimize_for_inference until
+  /// then. get() waits for it (e.g. before timing steady-state calls).
+  std::shared_future<double> reordered;
   /// One line, e.g. "53 conv (53 with BatchNorm folded), 1 linear, 0 attention in 41.2 ms".
   std::string to_string() const;
 };
