@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <malloc.h>
 #include <unistd.h>
@@ -85,22 +86,59 @@ std::vector<Stamp> stamps_of(const std::vector<at::Tensor>& ts) {
   return out;
 }
 
-// Hands the pages of a tensor that only the plain path reads back to the
-// kernel (madvise MADV_PAGEOUT, a hint that loses nothing): pages mapped from
-// a weights file are dropped and faulted in again if ever read, so the
-// reordered copy does not add to the file's pages in memory.
-void release_pages(const at::Tensor& t) {
+// Hands the pages [begin, end) of a weight that only the plain path reads
+// back to the kernel, whole pages only. A page still shared with the page
+// cache (a weights file mapped in place and never written) is unmapped
+// (MADV_DONTNEED): it stays in the page cache for the next process that
+// reads the file, and is faulted in again if ever read here. Any other page
+// (written to, so the process's own copy) is paged out (MADV_PAGEOUT, a hint
+// that loses nothing). Which is which comes from /proc/self/pagemap (bit 61:
+// file page; 62: swapped; 63: present); without it every page is paged out,
+// which also evicts file pages from the page cache.
+void release_span(uintptr_t begin, uintptr_t end) {
 #ifdef MADV_PAGEOUT
-  if (!t.defined() || !t.device().is_cpu() || t.is_mkldnn()) return;
   const long page = ::sysconf(_SC_PAGESIZE);
   if (page <= 0) return;
-  const auto begin = reinterpret_cast<uintptr_t>(t.storage().data());
-  const auto end = begin + t.storage().nbytes();
   const uintptr_t lo = (begin + page - 1) / page * page, hi = end / page * page;
-  if (hi > lo) ::madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_PAGEOUT);
+  if (hi <= lo) return;
+  const std::size_t pages = (hi - lo) / static_cast<uintptr_t>(page);
+  std::vector<uint64_t> entries(pages);
+  bool known = false;
+  if (const int fd = ::open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC); fd >= 0) {
+    const auto bytes = static_cast<ssize_t>(pages * sizeof(uint64_t));
+    known = ::pread(fd, entries.data(), static_cast<std::size_t>(bytes),
+                    static_cast<off_t>(lo / static_cast<uintptr_t>(page) * sizeof(uint64_t))) == bytes;
+    ::close(fd);
+  }
+  if (!known) {
+    ::madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_PAGEOUT);
+    return;
+  }
+  // Runs of pages with the same advice.
+  const auto shared = [&](std::size_t i) {
+    const uint64_t e = entries[i];
+    const bool present = (e >> 63) & 1, swapped = (e >> 62) & 1, file = (e >> 61) & 1;
+    return present ? file : !swapped;
+  };
+  std::size_t first = 0;
+  while (first < pages) {
+    const bool drop = shared(first);
+    std::size_t last = first + 1;
+    while (last < pages && shared(last) == drop) ++last;
+    ::madvise(reinterpret_cast<void*>(lo + first * static_cast<uintptr_t>(page)),
+              (last - first) * static_cast<std::size_t>(page), drop ? MADV_DONTNEED : MADV_PAGEOUT);
+    first = last;
+  }
 #else
-  (void)t;
+  (void)begin, (void)end;
 #endif
+}
+
+// The whole storage of a tensor (see release_span).
+void release_pages(const at::Tensor& t) {
+  if (!t.defined() || !t.device().is_cpu() || t.is_mkldnn()) return;
+  const auto begin = reinterpret_cast<uintptr_t>(t.storage().data());
+  release_span(begin, begin + t.storage().nbytes());
 }
 
 // Whether t's memory lies in a mapping of a file (a weights file read in
@@ -460,20 +498,12 @@ constexpr int64_t kLinearSliceElements = int64_t{4} << 20;
 constexpr int64_t kPrepackedMaxRows = 256;
 
 // Hands the pages of elements [offset, offset + count) of t to the kernel
-// (see release_pages).
+// (see release_span).
 void release_range(const at::Tensor& t, int64_t offset, int64_t count) {
-#ifdef MADV_PAGEOUT
   if (!t.defined() || !t.device().is_cpu() || t.is_mkldnn() || !t.is_contiguous()) return;
-  const long page = ::sysconf(_SC_PAGESIZE);
-  if (page <= 0) return;
   const auto begin = reinterpret_cast<uintptr_t>(t.data_ptr()) +
                      static_cast<uintptr_t>(offset * static_cast<int64_t>(t.element_size()));
-  const auto end = begin + static_cast<uintptr_t>(count * static_cast<int64_t>(t.element_size()));
-  const uintptr_t lo = (begin + page - 1) / page * page, hi = end / page * page;
-  if (hi > lo) ::madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_PAGEOUT);
-#else
-  (void)t, (void)offset, (void)count;
-#endif
+  release_span(begin, begin + static_cast<uintptr_t>(count * static_cast<int64_t>(t.element_size())));
 }
 
 // Linear weights up to this size are reordered when the model is optimised.
@@ -803,6 +833,30 @@ void run_job(ReorderJob& job, const std::atomic<bool>* stop) {
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - job.start).count());
 }
 
+// Runs each oneDNN op a pack uses once, on tiny tensors and on the calling
+// thread: the statics they create on first use (oneDNN's engine, primitive
+// cache and JIT kernels) then exist before ReorderThread's own and are
+// destroyed after it, so a pack still running when the process exits finds
+// them alive while the thread is joined.
+void warm_up() {
+  at::NoGradGuard no_grad;
+  static const c10::OperatorHandle prepack =
+      c10::Dispatcher::singleton().findSchemaOrThrow("mkldnn_prepacked::conv2d_prepack", "");
+  static const c10::OperatorHandle run =
+      c10::Dispatcher::singleton().findSchemaOrThrow("mkldnn_prepacked::conv2d_run", "");
+  const at::Tensor w = at::ones({8, 8, 1, 1}).contiguous(at::MemoryFormat::ChannelsLast);
+  const at::Tensor x = at::ones({1, 8, 2, 2});
+  torch::jit::Stack stack{w, c10::IValue(), std::vector<int64_t>{1, 1}, std::vector<int64_t>{0, 0},
+                          std::vector<int64_t>{1, 1}, int64_t{1}, std::vector<int64_t>{1, 8, 2, 2},
+                          std::string("none")};
+  prepack.callBoxed(&stack);
+  torch::jit::Stack call{x.contiguous(at::MemoryFormat::ChannelsLast), stack.at(0)};
+  run.callBoxed(&call);
+  const at::Tensor packed = at::mkldnn_reorder_conv2d_weight(w.contiguous().to_mkldnn(), {0, 0}, {1, 1}, {1, 1}, 1);
+  (void)at::mkldnn_convolution(x.to_mkldnn(), packed, at::Tensor(), {0, 0}, {1, 1}, {1, 1}, 1).to_dense();
+  (void)at::mkldnn_linear(at::ones({2, 8}).to_mkldnn(), at::ones({8, 8}), at::Tensor()).to_dense();
+}
+
 // One thread for the whole process, started on the first background job and
 // joined when the process exits (this function-local static is created after
 // LibTorch's own, so it is destroyed before them). It runs one OpenMP thread,
@@ -810,6 +864,8 @@ void run_job(ReorderJob& job, const std::atomic<bool>* stop) {
 class ReorderThread {
  public:
   static ReorderThread& instance() {
+    static const bool warmed = (warm_up(), true);
+    (void)warmed;
     static ReorderThread t;
     return t;
   }
