@@ -283,6 +283,31 @@ ConvGeometry geometry_of(const mm::Conv3dImpl& conv) {
           std::vector<int64_t>(o.stride()->begin(), o.stride()->end()), {1, 1, 1}, o.groups()};
 }
 
+// Whether a Conv2d runs on oneDNN's blocked layout (activations reordered
+// in and out on each call, weight reordered once) instead of channels-last:
+// on CPUs without AVX-512, for spatial kernels over 64 channels or more,
+// in a module with no 1 x 1 or grouped convolution (VGG's features): the
+// conversions between layouts around a blocked layer among channels-last
+// 1 x 1 ones (ResNet's bottlenecks) cost more than it gains (resnet50 at
+// batch 1: 135-149 instead of 113-116 ms).
+// There oneDNN's channels-last direct convolution is up to twice slower
+// than the blocked one: measured at batch 1 on one thread on an AVX2 core
+// (Zen 3), 3 x 3 layers, channels-last against blocked with both reorders:
+// 128 -> 128 over 112 x 112 91.8 against 45.1 ms, 64 -> 128 over 112 x 112
+// 45.9 against 23.5, 256 -> 256 over 56 x 56 67.0 against 47.3, 512 -> 512
+// over 7 x 7 5.4 against 3.3; only 64 -> 64 over 56 x 56 is slower (3.8
+// against 2.6 ms). With AVX-512 channels-last is the faster one (see the
+// README's table), and 1 x 1 and grouped layers keep it everywhere.
+bool prefers_blocked(const ConvGeometry& g, const at::Tensor& w, bool among_blocked) {
+  static const bool avx512 = [] {
+    const auto isa = static_cast<unsigned>(dnnl_get_effective_cpu_isa());
+    const auto core = static_cast<unsigned>(dnnl_cpu_isa_avx512_core);
+    return (isa & core) == core;
+  }();
+  return among_blocked && !avx512 && g.spatial_dims == 2 && g.groups == 1 && w.dim() == 4 && w.size(1) >= 64 &&
+         w.size(2) * w.size(3) > 1;
+}
+
 // A kernel that a folded norm layer asks whether it served a call.
 class FoldingKernel : public mm::InferenceKernel {
  public:
@@ -317,8 +342,8 @@ constexpr int64_t kOwnedDenseBytes = int64_t{1} << 20;
 template <typename Conv>
 class ConvKernel final : public FoldingKernel, public Deferred {
  public:
-  ConvKernel(const std::shared_ptr<Conv>& conv, std::optional<NormFold> norm)
-      : conv_(conv), norm_(std::move(norm)), g_(geometry_of(*conv)) {}
+  ConvKernel(const std::shared_ptr<Conv>& conv, std::optional<NormFold> norm, bool among_blocked)
+      : conv_(conv), norm_(std::move(norm)), g_(geometry_of(*conv)), among_blocked_(among_blocked) {}
 
   void ensure_packed() override {
     auto conv = conv_.lock();
@@ -339,6 +364,11 @@ class ConvKernel final : public FoldingKernel, public Deferred {
     auto conv = conv_.lock();
     if (!conv) return at::Tensor();
     std::shared_ptr<const Packed> p = current(*conv);
+    if (p->blocked.defined()) {
+      return at::mkldnn_convolution(x.contiguous().to_mkldnn(), p->blocked, p->bias, g_.padding, g_.stride,
+                                    g_.dilation, g_.groups)
+          .to_dense();
+    }
     if (p->context.isNone()) {  // Conv3d, or a large 2-D weight of the process's own (see pack)
       return at::mkldnn_convolution(x.contiguous(), p->weight, p->bias, g_.padding, g_.stride, g_.dilation, g_.groups);
     }
@@ -350,6 +380,7 @@ class ConvKernel final : public FoldingKernel, public Deferred {
  private:
   struct Packed {
     c10::IValue context;  // the reordered 2-D weight and the bias (ConvOpContext), or None
+    at::Tensor blocked;   // or the 2-D weight in oneDNN's blocked layout (see prefers_blocked)
     at::Tensor weight;    // dense, when there is no context (3-D; large 2-D not file_backed)
     at::Tensor bias;      // dense, may be undefined
     std::vector<Stamp> sources;
@@ -419,7 +450,12 @@ class ConvKernel final : public FoldingKernel, public Deferred {
                             (!folded && w.numel() * static_cast<int64_t>(sizeof(float)) >= kOwnedDenseBytes &&
                              !file_backed(conv.weight));
     if (!keep_dense) {
-      p->context = prepack(w, b);
+      if (prefers_blocked(g_, w, among_blocked_)) {
+        p->blocked = at::mkldnn_reorder_conv2d_weight(w.contiguous().to_mkldnn(), g_.padding, g_.stride,
+                                                      g_.dilation, g_.groups);
+      } else {
+        p->context = prepack(w, b);
+      }
       release_pages(conv.weight);
     } else {
       p->weight = w.contiguous();
@@ -440,6 +476,7 @@ class ConvKernel final : public FoldingKernel, public Deferred {
   std::weak_ptr<Conv> conv_;
   std::optional<NormFold> norm_;
   ConvGeometry g_;
+  bool among_blocked_;  // every convolution beside it would take the blocked layout too
   std::mutex mu_;
   std::shared_ptr<const Packed> packed_;  // null until packed (guarded by mu_)
 };
@@ -469,9 +506,9 @@ class FoldedNormKernel final : public mm::InferenceKernel {
 // when it is a norm layer over its outputs; returns whether it folded.
 template <typename Conv>
 bool install_conv_kernel(const std::shared_ptr<Conv>& conv, const std::shared_ptr<torch::nn::Module>& next,
-                         bool fold, std::vector<std::weak_ptr<Deferred>>& deferred) {
+                         bool fold, bool among_blocked, std::vector<std::weak_ptr<Deferred>>& deferred) {
   std::optional<NormFold> norm = fold && next ? fold_of(next, conv->options().out_channels()) : std::nullopt;
-  auto kernel = std::make_shared<ConvKernel<Conv>>(conv, norm);
+  auto kernel = std::make_shared<ConvKernel<Conv>>(conv, norm, among_blocked);
   conv->set_inference_kernel(kernel);
   deferred.push_back(kernel);
   if (!norm) return false;
@@ -742,6 +779,16 @@ std::size_t clear_all(torch::nn::Module& root) {
 void walk(torch::nn::Module& module, const InferenceOptions& options, InferenceReport& report,
           std::vector<std::weak_ptr<Deferred>>& deferred) {
   const auto children = module.children();
+  // Whether no Conv2d child is a 1 x 1 or grouped one, which keep
+  // channels-last (see prefers_blocked).
+  bool among_blocked = true;
+  for (const auto& child : children) {
+    if (const auto c = std::dynamic_pointer_cast<mm::Conv2dImpl>(child)) {
+      const auto& o = c->options();
+      const auto k = *o.kernel_size();
+      among_blocked = among_blocked && o.groups() == 1 && k[0] * k[1] > 1;
+    }
+  }
   for (std::size_t i = 0; i < children.size(); ++i) {
     const auto& child = children[i];
     const auto conv2d = std::dynamic_pointer_cast<mm::Conv2dImpl>(child);
@@ -749,8 +796,9 @@ void walk(torch::nn::Module& module, const InferenceOptions& options, InferenceR
     if (conv2d || conv3d) {
       if (!options.convolutions) continue;
       const auto next = i + 1 < children.size() ? children[i + 1] : nullptr;
-      const bool folded = conv2d ? install_conv_kernel(conv2d, next, options.fold_batch_norm, deferred)
-                                 : install_conv_kernel(conv3d, next, options.fold_batch_norm, deferred);
+      const bool folded =
+          conv2d ? install_conv_kernel(conv2d, next, options.fold_batch_norm, among_blocked, deferred)
+                 : install_conv_kernel(conv3d, next, options.fold_batch_norm, false, deferred);
       ++report.convolutions;
       if (folded) {
         ++report.folded_batch_norms;
