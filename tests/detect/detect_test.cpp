@@ -8,6 +8,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include <fstream>
 #include <iterator>
 #include <memory>
@@ -140,15 +142,29 @@ TEST(Detect, JsonMatchesTorchvisionThroughLoopbackDownload) {
       const at::Tensor boxes = *f.io().find(p + "boxes"), labels = *f.io().find(p + "labels"),
                        scores = *f.io().find(p + "scores");
       ASSERT_EQ(got["detections"].size(), static_cast<std::size_t>(labels.size(0))) << "image " << i;
+      // Detections come sorted by score; two whose scores differ by less
+      // than the path's rounding may come in either order (seen on an AVX2
+      // CPU with the optimized path), so each expected one is matched with
+      // the closest box of its label among those of nearly the same score.
+      const double score_tol = plain ? 1e-4 : 5e-4;
+      const json& dets = got["detections"];
       for (int64_t k = 0; k < labels.size(0); ++k) {
-        const json& d = got["detections"][k];
         const int64_t label = labels[k].item<int64_t>();
-        EXPECT_EQ(d["index"].get<int64_t>(), label);
-        EXPECT_EQ(d["label"].get<std::string>(), categories.at(static_cast<std::size_t>(label)));
-        worst_score = std::max(worst_score, std::abs(d["score"].get<double>() - scores[k].item<double>()));
-        for (int c = 0; c < 4; ++c) {
-          worst_box = std::max(worst_box, std::abs(d["box"][c].get<double>() - boxes[k][c].item<double>()));
+        const double score = scores[k].item<double>();
+        double best_box = INFINITY, best_score = INFINITY;
+        for (int64_t j = 0; j < static_cast<int64_t>(dets.size()); ++j) {
+          const json& d = dets[static_cast<std::size_t>(j)];
+          const double ds = std::abs(d["score"].get<double>() - score);
+          if ((j != k && ds > score_tol) || d["index"].get<int64_t>() != label) continue;
+          EXPECT_EQ(d["label"].get<std::string>(), categories.at(static_cast<std::size_t>(label)));
+          double db = 0;
+          for (int c = 0; c < 4; ++c) db = std::max(db, std::abs(d["box"][c].get<double>() - boxes[k][c].item<double>()));
+          if (db < best_box) best_box = db, best_score = ds;
         }
+        EXPECT_TRUE(std::isfinite(best_box)) << "image " << i << ": no detection of label " << label << " with score "
+                                             << score;
+        worst_box = std::max(worst_box, best_box);
+        worst_score = std::max(worst_score, best_score);
       }
       total += labels.size(0);
     }
