@@ -450,7 +450,10 @@ class ConvKernel final : public FoldingKernel, public Deferred {
                             (!folded && w.numel() * static_cast<int64_t>(sizeof(float)) >= kOwnedDenseBytes &&
                              !file_backed(conv.weight));
     if (!keep_dense) {
-      if (prefers_blocked(g_, w, among_blocked_)) {
+      // Only for weights mapped from a file: with a weight of the process's
+      // own (a misaligned legacy file) the blocked layers' activation
+      // copies put vgg19's peak 35 MiB higher (799 against 763 MiB).
+      if (prefers_blocked(g_, w, among_blocked_) && file_backed(conv.weight)) {
         p->blocked = at::mkldnn_reorder_conv2d_weight(w.contiguous().to_mkldnn(), g_.padding, g_.stride,
                                                       g_.dilation, g_.groups);
       } else {
