@@ -36,7 +36,9 @@
 #include <ATen/ops/mkldnn_convolution.h>
 #include <ATen/ops/linear.h>
 #include <ATen/ops/mkldnn_linear.h>
+#include <ATen/ops/max_pool2d.h>
 #include <ATen/ops/mkldnn_reorder_conv2d_weight.h>
+#include <ATen/ops/relu.h>
 #include <ATen/ops/softmax.h>
 #include <torch/nn/module.h>
 
@@ -283,6 +285,23 @@ ConvGeometry geometry_of(const mm::Conv3dImpl& conv) {
           std::vector<int64_t>(o.stride()->begin(), o.stride()->end()), {1, 1, 1}, o.groups()};
 }
 
+// Whether the CPU has AVX-512 (oneDNN's effective ISA).
+bool has_avx512() {
+  static const bool avx512 = [] {
+    const auto isa = static_cast<unsigned>(dnnl_get_effective_cpu_isa());
+    const auto core = static_cast<unsigned>(dnnl_cpu_isa_avx512_core);
+    return (isa & core) == core;
+  }();
+  return avx512;
+}
+
+// What surrounds a Conv2d in its parent module, for prefers_blocked.
+enum class Surroundings {
+  Mixed,         // a 1 x 1 or grouped Conv2d among the siblings
+  AmongSpatial,  // only spatial, non-grouped Conv2d siblings
+  Chained,       // ... in a Sequential that keeps the blocked layout (BlockedChainKernel)
+};
+
 // Whether a Conv2d runs on oneDNN's blocked layout (activations reordered
 // in and out on each call, weight reordered once) instead of channels-last:
 // on CPUs without AVX-512, for spatial kernels over 64 channels or more,
@@ -298,14 +317,19 @@ ConvGeometry geometry_of(const mm::Conv3dImpl& conv) {
 // over 7 x 7 5.4 against 3.3; only 64 -> 64 over 56 x 56 is slower (3.8
 // against 2.6 ms). With AVX-512 channels-last is the faster one (see the
 // README's table), and 1 x 1 and grouped layers keep it everywhere.
-bool prefers_blocked(const ConvGeometry& g, const at::Tensor& w, bool among_blocked) {
-  static const bool avx512 = [] {
-    const auto isa = static_cast<unsigned>(dnnl_get_effective_cpu_isa());
-    const auto core = static_cast<unsigned>(dnnl_cpu_isa_avx512_core);
-    return (isa & core) == core;
-  }();
-  return among_blocked && !avx512 && g.spatial_dims == 2 && g.groups == 1 && w.dim() == 4 && w.size(1) >= 64 &&
-         w.size(2) * w.size(3) > 1;
+// In a chained Sequential a layer of fewer channels with unit stride (VGG's
+// 3 -> 64 stem) takes it too, its output then staying blocked for the next:
+// vgg19's first two layers took 64-80 instead of 101-119 ms with the stem
+// channels-last and the conversions after it. AlexNet's 11 x 11 stem of
+// stride 4 does not: oneDNN runs it as a GEMM with a plain output, on which
+// the max-pooling after it is oneDNN's slow reference kernel.
+bool prefers_blocked(const ConvGeometry& g, const at::Tensor& w, Surroundings around) {
+  if (around == Surroundings::Mixed || has_avx512() || g.spatial_dims != 2 || g.groups != 1 || w.dim() != 4 ||
+      w.size(2) * w.size(3) == 1) {
+    return false;
+  }
+  const bool unit_stride = std::all_of(g.stride.begin(), g.stride.end(), [](int64_t v) { return v == 1; });
+  return w.size(1) >= 64 || (around == Surroundings::Chained && unit_stride);
 }
 
 // A kernel that a folded norm layer asks whether it served a call.
@@ -342,8 +366,8 @@ constexpr int64_t kOwnedDenseBytes = int64_t{1} << 20;
 template <typename Conv>
 class ConvKernel final : public FoldingKernel, public Deferred {
  public:
-  ConvKernel(const std::shared_ptr<Conv>& conv, std::optional<NormFold> norm, bool among_blocked)
-      : conv_(conv), norm_(std::move(norm)), g_(geometry_of(*conv)), among_blocked_(among_blocked) {}
+  ConvKernel(const std::shared_ptr<Conv>& conv, std::optional<NormFold> norm, Surroundings around)
+      : conv_(conv), norm_(std::move(norm)), g_(geometry_of(*conv)), around_(around) {}
 
   void ensure_packed() override {
     auto conv = conv_.lock();
@@ -353,11 +377,29 @@ class ConvKernel final : public FoldingKernel, public Deferred {
   }
 
   bool serves(const at::Tensor& x) const override {
-    if (!servable(x) || x.dim() != g_.spatial_dims + 2) return false;
-    if (!norm_) return true;
-    auto bn = norm_->layer.lock();
-    return bn && !bn->is_training();
+    return servable(x) && x.dim() == g_.spatial_dims + 2 && norm_in_eval();
   }
+
+  // The convolution of x on oneDNN's blocked layout, as a oneDNN tensor,
+  // when its weight is packed for that layout (see prefers_blocked) and the
+  // call is one the kernel serves; x is dense, or a oneDNN tensor from the
+  // layer before (BlockedChainKernel). Otherwise undefined.
+  at::Tensor run_blocked(const at::Tensor& x) {
+    if (!(x.is_mkldnn() ? !at::GradMode::is_enabled() && x.scalar_type() == at::kFloat && x.dim() == 4 &&
+                              norm_in_eval()
+                        : serves(x))) {
+      return at::Tensor();
+    }
+    auto conv = conv_.lock();
+    if (!conv) return at::Tensor();
+    std::shared_ptr<const Packed> p = current(*conv);
+    if (!p->blocked.defined()) return at::Tensor();
+    return at::mkldnn_convolution(x.is_mkldnn() ? x : x.contiguous().to_mkldnn(), p->blocked, p->bias,
+                                  g_.padding, g_.stride, g_.dilation, g_.groups);
+  }
+
+  // The norm layer folded into this convolution, null when none.
+  std::shared_ptr<mm::LayerImpl> folded_norm() const { return norm_ ? norm_->layer.lock() : nullptr; }
 
   at::Tensor run(const at::Tensor& x) override {
     if (!serves(x)) return at::Tensor();
@@ -419,6 +461,14 @@ class ConvKernel final : public FoldingKernel, public Deferred {
     return context;
   }
 
+  // No folded norm, or one in eval mode (a training-mode one normalises
+  // with the batch's statistics: the plain path).
+  bool norm_in_eval() const {
+    if (!norm_) return true;
+    auto bn = norm_->layer.lock();
+    return bn && !bn->is_training();
+  }
+
   std::vector<at::Tensor> sources(const Conv& conv) const {
     std::vector<at::Tensor> s{conv.weight, conv.bias};
     if (norm_) {
@@ -453,7 +503,7 @@ class ConvKernel final : public FoldingKernel, public Deferred {
       // Only for weights mapped from a file: with a weight of the process's
       // own (a misaligned legacy file) the blocked layers' activation
       // copies put vgg19's peak 35 MiB higher (799 against 763 MiB).
-      if (prefers_blocked(g_, w, among_blocked_) && file_backed(conv.weight)) {
+      if (prefers_blocked(g_, w, around_) && file_backed(conv.weight)) {
         p->blocked = at::mkldnn_reorder_conv2d_weight(w.contiguous().to_mkldnn(), g_.padding, g_.stride,
                                                       g_.dilation, g_.groups);
       } else {
@@ -479,7 +529,7 @@ class ConvKernel final : public FoldingKernel, public Deferred {
   std::weak_ptr<Conv> conv_;
   std::optional<NormFold> norm_;
   ConvGeometry g_;
-  bool among_blocked_;  // every convolution beside it would take the blocked layout too
+  Surroundings around_;
   std::mutex mu_;
   std::shared_ptr<const Packed> packed_;  // null until packed (guarded by mu_)
 };
@@ -509,14 +559,93 @@ class FoldedNormKernel final : public mm::InferenceKernel {
 // when it is a norm layer over its outputs; returns whether it folded.
 template <typename Conv>
 bool install_conv_kernel(const std::shared_ptr<Conv>& conv, const std::shared_ptr<torch::nn::Module>& next,
-                         bool fold, bool among_blocked, std::vector<std::weak_ptr<Deferred>>& deferred) {
+                         bool fold, Surroundings around, std::vector<std::weak_ptr<Deferred>>& deferred) {
   std::optional<NormFold> norm = fold && next ? fold_of(next, conv->options().out_channels()) : std::nullopt;
-  auto kernel = std::make_shared<ConvKernel<Conv>>(conv, norm, among_blocked);
+  auto kernel = std::make_shared<ConvKernel<Conv>>(conv, norm, around);
   conv->set_inference_kernel(kernel);
   deferred.push_back(kernel);
   if (!norm) return false;
   norm->layer.lock()->set_inference_kernel(std::make_shared<FoldedNormKernel>(conv, kernel));
   return true;
+}
+
+// A Sequential whose convolutions take the blocked layout (VGG's and
+// AlexNet's features): its layers run with the activations kept in that
+// layout from one blocked convolution to the next, through the ReLUs (in
+// place) and max-pooling between them (oneDNN's own kernels for both), and
+// go back to a dense tensor only before a layer of another kind and at the
+// end. A convolution followed by its own conversions (ConvKernel::run)
+// converts each activation twice per layer; for vgg19's features at batch 1
+// on one thread that was 26% of the time (an AVX2 core, Zen 3). Each call
+// walks the Sequential's layers as they are then, so a layer added or
+// replaced after optimisation runs as it would without the kernel.
+class BlockedChainKernel final : public mm::InferenceKernel {
+ public:
+  explicit BlockedChainKernel(const std::shared_ptr<mm::SequentialImpl>& seq) : seq_(seq) {}
+
+  at::Tensor run(const at::Tensor& x) override {
+    if (!servable(x) || x.dim() != 4) return at::Tensor();
+    auto seq = seq_.lock();
+    if (!seq) return at::Tensor();
+    // y: the caller's x, then each layer's result; a oneDNN tensor is always
+    // one of the kernel's own, which a ReLU may overwrite.
+    at::Tensor y = x;
+    std::shared_ptr<mm::LayerImpl> folded;  // the norm folded into the convolution just run
+    for (std::size_t i = 0; i < seq->size(); ++i) {
+      mm::LayerImpl& layer = *(*seq)[i];
+      if (folded.get() == &layer) {
+        folded.reset();
+        continue;
+      }
+      folded.reset();
+      if (y.is_mkldnn()) {
+        if (dynamic_cast<mm::ReLUImpl*>(&layer)) {
+          at::relu_(y);
+          continue;
+        }
+        if (const auto* pool = dynamic_cast<mm::MaxPool2dImpl*>(&layer)) {
+          const auto& o = pool->options();
+          const auto d = *o.dilation();
+          if (d[0] == 1 && d[1] == 1) {
+            y = at::max_pool2d(y, *o.kernel_size(), *o.stride(), *o.padding(), *o.dilation(), o.ceil_mode());
+            continue;
+          }
+        }
+      }
+      if (auto* conv = dynamic_cast<mm::Conv2dImpl*>(&layer); conv && !conv->is_training()) {
+        if (auto kernel = std::dynamic_pointer_cast<ConvKernel<mm::Conv2dImpl>>(conv->inference_kernel())) {
+          if (at::Tensor out = kernel->run_blocked(y); out.defined()) {
+            y = std::move(out);
+            folded = kernel->folded_norm();
+            continue;
+          }
+        }
+      }
+      if (y.is_mkldnn()) y = y.to_dense();
+      mm::apply_to_temporary(layer, y);
+    }
+    return y.is_mkldnn() ? y.to_dense() : y;
+  }
+
+ private:
+  std::weak_ptr<mm::SequentialImpl> seq_;
+};
+
+// Whether `seq`'s convolutions would take the blocked layout: some Conv2d
+// among its children does (see prefers_blocked), and no child is one of
+// the convolutions that keep channels-last.
+bool chains_blocked(const mm::SequentialImpl& seq) {
+  if (has_avx512()) return false;
+  bool any = false;
+  for (std::size_t i = 0; i < seq.size(); ++i) {
+    if (const auto* c = dynamic_cast<const mm::Conv2dImpl*>(seq[i].get())) {
+      const auto& o = c->options();
+      const auto k = *o.kernel_size();
+      if (o.groups() != 1 || k[0] * k[1] == 1) return false;
+      any = any || o.in_channels() >= 64;
+    }
+  }
+  return any;
 }
 
 // ---------------------------------------------------------------------------
@@ -783,15 +912,21 @@ void walk(torch::nn::Module& module, const InferenceOptions& options, InferenceR
           std::vector<std::weak_ptr<Deferred>>& deferred) {
   const auto children = module.children();
   // Whether no Conv2d child is a 1 x 1 or grouped one, which keep
-  // channels-last (see prefers_blocked).
-  bool among_blocked = true;
+  // channels-last, and whether the module is a Sequential that keeps the
+  // blocked layout (see prefers_blocked). A root outside a shared_ptr
+  // cannot hand its kernel a handle on itself and is not chained.
+  auto* seq = dynamic_cast<mm::SequentialImpl*>(&module);
+  const bool chained = seq && options.convolutions && chains_blocked(*seq) && !module.weak_from_this().expired();
+  bool spatial = true;
   for (const auto& child : children) {
     if (const auto c = std::dynamic_pointer_cast<mm::Conv2dImpl>(child)) {
       const auto& o = c->options();
       const auto k = *o.kernel_size();
-      among_blocked = among_blocked && o.groups() == 1 && k[0] * k[1] > 1;
+      spatial = spatial && o.groups() == 1 && k[0] * k[1] > 1;
     }
   }
+  const Surroundings around =
+      chained ? Surroundings::Chained : spatial ? Surroundings::AmongSpatial : Surroundings::Mixed;
   for (std::size_t i = 0; i < children.size(); ++i) {
     const auto& child = children[i];
     const auto conv2d = std::dynamic_pointer_cast<mm::Conv2dImpl>(child);
@@ -800,8 +935,8 @@ void walk(torch::nn::Module& module, const InferenceOptions& options, InferenceR
       if (!options.convolutions) continue;
       const auto next = i + 1 < children.size() ? children[i + 1] : nullptr;
       const bool folded =
-          conv2d ? install_conv_kernel(conv2d, next, options.fold_batch_norm, among_blocked, deferred)
-                 : install_conv_kernel(conv3d, next, options.fold_batch_norm, false, deferred);
+          conv2d ? install_conv_kernel(conv2d, next, options.fold_batch_norm, around, deferred)
+                 : install_conv_kernel(conv3d, next, options.fold_batch_norm, Surroundings::Mixed, deferred);
       ++report.convolutions;
       if (folded) {
         ++report.folded_batch_norms;
@@ -834,6 +969,10 @@ void walk(torch::nn::Module& module, const InferenceOptions& options, InferenceR
       }
     }
     walk(*child, options, report, deferred);
+  }
+  if (chained) {
+    seq->set_inference_kernel(
+        std::make_shared<BlockedChainKernel>(std::dynamic_pointer_cast<mm::SequentialImpl>(module.shared_from_this())));
   }
 }
 

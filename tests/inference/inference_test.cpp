@@ -2,7 +2,8 @@
 // tests/oracle/inference_parity.py draws a torchvision model's weights at
 // random, saves them and its eval-mode outputs for a batch of 1, a batch of 3
 // and (where the architecture allows) a non-square input; modelzoo loads the
-// weights, runs optimize_for_inference and must reproduce every output within
+// weights read in place from the file (as a pretrained model's are), runs
+// optimize_for_inference and must reproduce every output within
 // 1e-4 x max(1, max |expected|). test_inference runs every family's smallest
 // member; test_inference_slow (MZ_INFERENCE_ALL, label `slow`) all 80
 // architectures. The rest checks the fallbacks: training mode, gradients,
@@ -150,7 +151,10 @@ struct Loaded {
   modelzoo::io::Value io;
 };
 
-bool load_case(const Case& c, bool train, Loaded* out) {
+// mapped: the weights read in place from the file, as a pretrained model's
+// are (which decides some layouts, see ConvKernel); otherwise copied into
+// memory of the process's own, where they may be changed in place.
+bool load_case(const Case& c, bool train, Loaded* out, bool mapped = false) {
   mz_test::TempDir dir("mz_inference_");
   const std::string script = std::string(MZ_SOURCE_DIR) + "/tests/oracle/inference_parity.py";
   const auto run = mz_test::run_command(std::string(mz_test::python()) + " " +
@@ -160,8 +164,9 @@ bool load_case(const Case& c, bool train, Loaded* out) {
   EXPECT_EQ(run.exit_code, 0) << "oracle failed for " << c.arch << ": " << run.out;
   if (run.exit_code != 0) return false;
   modelzoo::io::ReadOptions ro;
-  ro.mmap = false;  // the files go away with `dir`
+  ro.mmap = mapped;  // a mapping outlives the file, which goes away with `dir`
   const auto sd = modelzoo::io::read_state_dict(dir / (c.arch + ".weights.pth"), ro);
+  ro.mmap = false;
   out->io = modelzoo::io::read(dir / (c.arch + ".io.pth"), ro);
   mm::ArchArgs args;
   args.init_weights = false;
@@ -193,7 +198,7 @@ class Optimized : public ::testing::TestWithParam<Case> {};
 TEST_P(Optimized, MatchesTorchvisionEager) {
   const Case& c = GetParam();
   Loaded l;
-  ASSERT_TRUE(load_case(c, false, &l));
+  ASSERT_TRUE(load_case(c, false, &l, /*mapped=*/true));
   const modelzoo::InferenceReport r = modelzoo::optimize_for_inference(*l.model);
   std::cout << "[ inference ] " << c.arch << ": " << r.to_string() << "\n";
   EXPECT_GT(r.convolutions + r.linear, 0u);
@@ -459,6 +464,88 @@ TEST(Inference, LargeConvolutionsMatchOnEveryPath) {
       EXPECT_LE(relative_diff((*layer)->forward(x), expected), 1e-5) << "after an in-place change";
     }
   }
+}
+
+// A Sequential of spatial convolutions as VGG's features are, read in
+// place from a file: without AVX-512 its convolutions take the blocked
+// layout and the Sequential gets a kernel that keeps activations in it
+// through the ReLUs and max-pooling, going dense around other layers (a
+// Dropout, a max-pooling with dilation). Its output is the plain path's for
+// batches 1 and 3 at non-square sizes, NCHW and channels-last; and so with a
+// BatchNorm in training mode, back in eval mode (its statistics refolded), and
+// with a layer appended after optimisation.
+TEST(Inference, BlockedSequentialsMatchThePlainPath) {
+  namespace mm = modelzoo::models;
+  const auto make = [](bool init) {
+    const auto p = mm::InitPolicy::torch_default(init);
+    mm::Sequential s;
+    s->push_back(mm::Conv2d(mm::Conv2dOptions(3, 64, 3).padding(1), p));
+    s->push_back(mm::ReLU());
+    s->push_back(mm::Conv2d(mm::Conv2dOptions(64, 64, 3).padding(1), p));
+    s->push_back(mm::BatchNorm2d(mm::BatchNorm2dOptions(64), p));
+    s->push_back(mm::ReLU());
+    s->push_back(mm::MaxPool2d(2));
+    s->push_back(mm::Conv2d(mm::Conv2dOptions(64, 96, 3).padding(1), p));
+    s->push_back(mm::ReLU());
+    s->push_back(mm::Dropout(0.5));
+    s->push_back(mm::Conv2d(mm::Conv2dOptions(96, 96, 5).padding(2).stride(2), p));
+    s->push_back(mm::ReLU());
+    s->push_back(mm::MaxPool2d(mm::MaxPool2dOptions(3).stride(2).ceil_mode(true)));
+    s->push_back(mm::Conv2d(mm::Conv2dOptions(96, 128, 3).padding(1), p));
+    s->push_back(mm::MaxPool2d(mm::MaxPool2dOptions(2).stride(1).dilation(2)));
+    s->push_back(mm::Conv2d(mm::Conv2dOptions(128, 64, 3), p));
+    return s;
+  };
+  at::manual_seed(5);
+  mm::Sequential owned = make(true);
+  {
+    at::NoGradGuard no_grad;
+    const auto bn = owned->at<mm::BatchNorm2dImpl>(3);
+    bn->running_mean.uniform_(-0.5, 0.5);
+    bn->running_var.uniform_(0.5, 2.0);
+    bn->weight.uniform_(0.5, 1.5);
+    bn->bias.uniform_(-0.5, 0.5);
+  }
+  mz_test::TempDir dir("mz_inference_chain_");
+  const auto file = dir.path() / "features.pth";
+  modelzoo::io::write_state_dict(file, modelzoo::state_dict::state_dict(*owned));
+  mm::Sequential seq = make(false);
+  const auto report = modelzoo::state_dict::load_state_dict(*seq, modelzoo::io::read_state_dict(file));
+  ASSERT_TRUE(report.ok()) << report.to_string();
+  EXPECT_GT(report.aliased, 0u);
+  seq->eval();
+  torch::nn::Module holder;
+  holder.register_module("features", seq);
+
+  const std::vector<at::Tensor> inputs = {at::randn({1, 3, 61, 47}),
+                                          at::randn({3, 3, 40, 52}).contiguous(at::MemoryFormat::ChannelsLast)};
+  // The plain path's output for x in the current modes.
+  const auto plain = [&](const at::Tensor& x) {
+    modelzoo::clear_inference_kernels(holder);
+    at::NoGradGuard no_grad;
+    return seq->forward(x);
+  };
+  const auto check = [&](const std::string& what) {
+    for (const at::Tensor& x : inputs) {
+      const at::Tensor expected = plain(x);
+      modelzoo::optimize_for_inference(holder);
+      std::cout << "[ inference ] " << what << ", input " << shape(x) << ": the Sequential "
+                << (seq->inference_kernel() ? "keeps the blocked layout" : "has no kernel of its own") << "\n";
+      const at::Tensor before = x.clone();
+      at::NoGradGuard no_grad;
+      const at::Tensor out = seq->forward(x);
+      EXPECT_TRUE(at::equal(x, before)) << what << ": the input was overwritten";
+      EXPECT_TRUE(out.layout() == at::kStrided) << what;
+      EXPECT_LE(relative_diff(out, expected), 1e-5) << what << ", input " << shape(x);
+    }
+  };
+  check("eval");
+  seq->at<mm::BatchNorm2dImpl>(3)->train();
+  check("a BatchNorm in training mode");
+  seq->at<mm::BatchNorm2dImpl>(3)->eval();
+  check("back in eval mode");
+  seq->push_back(mm::ReLU());
+  check("a ReLU appended");
 }
 
 #endif  // MZ_INFERENCE_ALL

@@ -12,7 +12,14 @@
 /// - runs every Conv2d (grouped and depthwise too) through oneDNN on
 ///   channels-last activations, with its weight reordered once for them
 ///   (LibTorch's mkldnn_prepacked conv2d ops): by default on a background
-///   thread while the caller goes on (InferenceOptions::background);
+///   thread while the caller goes on (InferenceOptions::background). One
+///   exception, on CPUs without AVX-512, where oneDNN's channels-last direct
+///   convolution is up to twice slower than its blocked layout: spatial
+///   convolutions over 64 channels or more whose weights are read in place
+///   from a file, in a module with no 1 x 1 or grouped convolution (VGG's and
+///   AlexNet's features, ResNet-18/34's blocks), take the blocked layout; in
+///   a Sequential (VGG's and AlexNet's features) the activations stay in it
+///   through the ReLUs and max-pooling between those convolutions;
 /// - runs every Conv3d through oneDNN on dense tensors with its (folded)
 ///   weight: ATen's conv3d leaves oneDNN at batch 1 for kernels such as
 ///   R(2+1)D's 3x1x1 (vol2col and the generic BLAS, measured 40x slower),
