@@ -575,8 +575,9 @@ bool install_conv_kernel(const std::shared_ptr<Conv>& conv, const std::shared_pt
 // place) and max-pooling between them (oneDNN's own kernels for both), and
 // go back to a dense tensor only before a layer of another kind and at the
 // end. A convolution followed by its own conversions (ConvKernel::run)
-// converts each activation twice per layer; for vgg19's features at batch 1
-// on one thread that was 26% of the time (an AVX2 core, Zen 3). Each call
+// converts each activation twice per layer: vgg19 at batch 1 on one thread
+// took 526-632 ms this way against 585-794 ms with those conversions (an
+// AVX2 core, Zen 3). Each call
 // walks the Sequential's layers as they are then, so a layer added or
 // replaced after optimisation runs as it would without the kernel.
 class BlockedChainKernel final : public mm::InferenceKernel {
@@ -631,22 +632,6 @@ class BlockedChainKernel final : public mm::InferenceKernel {
   std::weak_ptr<mm::SequentialImpl> seq_;
 };
 
-// Whether `seq`'s convolutions would take the blocked layout: some Conv2d
-// among its children does (see prefers_blocked), and no child is one of
-// the convolutions that keep channels-last.
-bool chains_blocked(const mm::SequentialImpl& seq) {
-  if (has_avx512()) return false;
-  bool any = false;
-  for (std::size_t i = 0; i < seq.size(); ++i) {
-    if (const auto* c = dynamic_cast<const mm::Conv2dImpl*>(seq[i].get())) {
-      const auto& o = c->options();
-      const auto k = *o.kernel_size();
-      if (o.groups() != 1 || k[0] * k[1] == 1) return false;
-      any = any || o.in_channels() >= 64;
-    }
-  }
-  return any;
-}
 
 // ---------------------------------------------------------------------------
 // Linear
@@ -913,18 +898,21 @@ void walk(torch::nn::Module& module, const InferenceOptions& options, InferenceR
   const auto children = module.children();
   // Whether no Conv2d child is a 1 x 1 or grouped one, which keep
   // channels-last, and whether the module is a Sequential that keeps the
-  // blocked layout (see prefers_blocked). A root outside a shared_ptr
+  // blocked layout: one with such children only, some of them over 64
+  // channels or more (see prefers_blocked). A root outside a shared_ptr
   // cannot hand its kernel a handle on itself and is not chained.
-  auto* seq = dynamic_cast<mm::SequentialImpl*>(&module);
-  const bool chained = seq && options.convolutions && chains_blocked(*seq) && !module.weak_from_this().expired();
-  bool spatial = true;
+  bool spatial = true, wide = false;
   for (const auto& child : children) {
     if (const auto c = std::dynamic_pointer_cast<mm::Conv2dImpl>(child)) {
       const auto& o = c->options();
       const auto k = *o.kernel_size();
       spatial = spatial && o.groups() == 1 && k[0] * k[1] > 1;
+      wide = wide || o.in_channels() >= 64;
     }
   }
+  auto* seq = dynamic_cast<mm::SequentialImpl*>(&module);
+  const bool chained = seq && options.convolutions && !has_avx512() && spatial && wide &&
+                       !module.weak_from_this().expired();
   const Surroundings around =
       chained ? Surroundings::Chained : spatial ? Surroundings::AmongSpatial : Surroundings::Mixed;
   for (std::size_t i = 0; i < children.size(); ++i) {
