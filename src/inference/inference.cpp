@@ -393,9 +393,7 @@ class ConvKernel final : public FoldingKernel, public Deferred {
     auto conv = conv_.lock();
     if (!conv) return at::Tensor();
     std::shared_ptr<const Packed> p = current(*conv);
-    if (!p->blocked.defined()) return at::Tensor();
-    return at::mkldnn_convolution(x.is_mkldnn() ? x : x.contiguous().to_mkldnn(), p->blocked, p->bias,
-                                  g_.padding, g_.stride, g_.dilation, g_.groups);
+    return p->blocked.defined() ? blocked_conv(*p, x) : at::Tensor();
   }
 
   // The norm layer folded into this convolution, null when none.
@@ -406,11 +404,7 @@ class ConvKernel final : public FoldingKernel, public Deferred {
     auto conv = conv_.lock();
     if (!conv) return at::Tensor();
     std::shared_ptr<const Packed> p = current(*conv);
-    if (p->blocked.defined()) {
-      return at::mkldnn_convolution(x.contiguous().to_mkldnn(), p->blocked, p->bias, g_.padding, g_.stride,
-                                    g_.dilation, g_.groups)
-          .to_dense();
-    }
+    if (p->blocked.defined()) return blocked_conv(*p, x).to_dense();
     if (p->context.isNone()) {  // Conv3d, or a large 2-D weight of the process's own (see pack)
       return at::mkldnn_convolution(x.contiguous(), p->weight, p->bias, g_.padding, g_.stride, g_.dilation, g_.groups);
     }
@@ -427,6 +421,13 @@ class ConvKernel final : public FoldingKernel, public Deferred {
     at::Tensor bias;      // dense, may be undefined
     std::vector<Stamp> sources;
   };
+
+  // The convolution on the blocked weight, for x dense or a oneDNN tensor;
+  // the result is a oneDNN tensor.
+  at::Tensor blocked_conv(const Packed& p, const at::Tensor& x) const {
+    return at::mkldnn_convolution(x.is_mkldnn() ? x : x.contiguous().to_mkldnn(), p.blocked, p.bias, g_.padding,
+                                  g_.stride, g_.dilation, g_.groups);
+  }
 
   static const c10::OperatorHandle& prepacked_run() {
     static const c10::OperatorHandle op = c10::Dispatcher::singleton().findSchemaOrThrow("mkldnn_prepacked::conv2d_run", "");
