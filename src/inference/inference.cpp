@@ -320,9 +320,13 @@ enum class Surroundings {
 // against 2.6 ms). With AVX-512 channels-last is the faster one (see the
 // README's table), and 1 x 1 and grouped layers keep it everywhere.
 // In a chained Sequential a layer of fewer channels with unit stride (VGG's
-// 3 -> 64 stem) takes it too, its output then staying blocked for the next:
-// vgg19's first two layers took 64-80 instead of 101-119 ms with the stem
-// channels-last and the conversions after it. AlexNet's 11 x 11 stem of
+// 3 -> 64 stem) takes it too where the next one is blocked, its output then
+// staying blocked for it: vgg19's first two layers took 64-80 instead of
+// 101-119 ms with the stem channels-last and the conversions after it. With
+// AVX2 and FMA the next one runs by Winograd (takes_winograd) on
+// channels-last input instead, which a blocked stem's output must be
+// converted to: vgg19's second layer took 88 ms with those conversions, 29
+// after a channels-last stem. AlexNet's 11 x 11 stem of
 // stride 4 does not: oneDNN runs it as a GEMM with a plain output, on which
 // the max-pooling after it is oneDNN's slow reference kernel.
 bool prefers_blocked(const ConvGeometry& g, const at::Tensor& w, Surroundings around) {
@@ -331,7 +335,7 @@ bool prefers_blocked(const ConvGeometry& g, const at::Tensor& w, Surroundings ar
     return false;
   }
   const bool unit_stride = std::all_of(g.stride.begin(), g.stride.end(), [](int64_t v) { return v == 1; });
-  return w.size(1) >= 64 || (around == Surroundings::Chained && unit_stride);
+  return w.size(1) >= 64 || (around == Surroundings::Chained && unit_stride && !winograd::supported());
 }
 
 // The largest transformed weight a Conv2d takes Winograd with (see
