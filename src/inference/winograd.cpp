@@ -290,7 +290,10 @@ void convolve_tiles(const Geometry& g, const float* u, const float* bias, const 
                     int threads) {
   constexpr int t = T<M>::kTile;
   const int64_t tiles = g.n * g.tiles_h * g.tiles_w;
-  const int64_t chunk = std::min(kChunkTiles, (tiles + kRows - 1) / kRows * kRows);
+  // With several threads, small layers (a 14 x 14 image has 49 tiles) are
+  // still split between them.
+  const int64_t per_thread_tiles = (tiles + std::max(threads, 1) - 1) / std::max(threads, 1);
+  const int64_t chunk = std::min(kChunkTiles, (per_thread_tiles + kRows - 1) / kRows * kRows);
   const int64_t chunks = (tiles + chunk - 1) / chunk;
   const std::size_t per_thread = static_cast<std::size_t>(t * t * chunk * (g.ic8 + g.oc));
   const auto one = [&](int64_t i) {
