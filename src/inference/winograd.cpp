@@ -20,9 +20,10 @@ namespace modelzoo::winograd {
 namespace {
 
 constexpr int kLanes = 8;  // floats per AVX2 register
-// Output tile: F(2 x 2, 3 x 3), 4 x 4 transformed positions.
+// Output tile: F(2 x 2, 3 x 3), 4 x 4 input patches and transformed positions.
 constexpr int kM = 2;
-constexpr int64_t kPositions = (kM + 2) * (kM + 2);
+constexpr int kTile = kM + 2;
+constexpr int64_t kPositions = kTile * kTile;
 
 // Output channels per column strip of the matrix products: two registers.
 constexpr int64_t kStrip = 16;
@@ -45,36 +46,31 @@ float* allocate(std::size_t floats) {
 
 // ---------------------------------------------------------------------------
 // The transforms (Lavin and Gray, "Fast Algorithms for Convolutional Neural
-// Networks", 2016) for m = 2, interpolation points 0, 1, -1. T<m>::input is
-// one 1-D pass of B^T, output one of A^T; the 2-D transforms apply them along
-// columns, then rows.
+// Networks", 2016) for m = 2, interpolation points 0, 1, -1: 1-D passes of
+// B^T and A^T, which the 2-D transforms apply along columns, then rows.
 // ---------------------------------------------------------------------------
 
-template <int M>
-struct T;
+// One 1-D pass of B^T over 4 input values.
+MZ_AVX2 MZ_INLINE void input_pass(const __m256 (&d)[4], __m256 (&r)[4]) {
+  r[0] = _mm256_sub_ps(d[0], d[2]);
+  r[1] = _mm256_add_ps(d[1], d[2]);
+  r[2] = _mm256_sub_ps(d[2], d[1]);
+  r[3] = _mm256_sub_ps(d[1], d[3]);
+}
 
-template <>
-struct T<2> {
-  static constexpr int kTile = 4;
-  MZ_AVX2 static MZ_INLINE void input(const __m256 (&d)[4], __m256 (&r)[4]) {
-    r[0] = _mm256_sub_ps(d[0], d[2]);
-    r[1] = _mm256_add_ps(d[1], d[2]);
-    r[2] = _mm256_sub_ps(d[2], d[1]);
-    r[3] = _mm256_sub_ps(d[1], d[3]);
-  }
-  MZ_AVX2 static MZ_INLINE void output(const __m256 (&s)[4], __m256 (&o)[2]) {
-    o[0] = _mm256_add_ps(_mm256_add_ps(s[0], s[1]), s[2]);
-    o[1] = _mm256_sub_ps(_mm256_sub_ps(s[1], s[2]), s[3]);
-  }
-  // G (4 x 3).
-  static constexpr double kG[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
-};
+// One 1-D pass of A^T: 4 transformed values to 2 outputs.
+MZ_AVX2 MZ_INLINE void output_pass(const __m256 (&s)[4], __m256 (&o)[2]) {
+  o[0] = _mm256_add_ps(_mm256_add_ps(s[0], s[1]), s[2]);
+  o[1] = _mm256_sub_ps(_mm256_sub_ps(s[1], s[2]), s[3]);
+}
+
+// G (4 x 3).
+constexpr double kG[kTile][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
 
 // U = G g G^T for every (output, input) channel pair, laid out as the
 // matrix products read it (see Filter::u_).
-template <int M>
 void transform_weight(const float* weight, int64_t oc, int64_t ic, int64_t ic8, float* u) {
-  constexpr int t = T<M>::kTile;
+  constexpr int t = kTile;
   std::memset(u, 0, sizeof(float) * static_cast<std::size_t>(t * t * ic8 * oc));
   for (int64_t o = 0; o < oc; ++o) {
     const int64_t strip = o / kStrip, lane = o % kStrip;
@@ -84,12 +80,12 @@ void transform_weight(const float* weight, int64_t oc, int64_t ic, int64_t ic8, 
       double gg[t][3];  // G g
       for (int r = 0; r < t; ++r) {
         for (int c = 0; c < 3; ++c) {
-          gg[r][c] = T<M>::kG[r][0] * g[c] + T<M>::kG[r][1] * g[3 + c] + T<M>::kG[r][2] * g[6 + c];
+          gg[r][c] = kG[r][0] * g[c] + kG[r][1] * g[3 + c] + kG[r][2] * g[6 + c];
         }
       }
       for (int r = 0; r < t; ++r) {
         for (int c = 0; c < t; ++c) {
-          const double v = gg[r][0] * T<M>::kG[c][0] + gg[r][1] * T<M>::kG[c][1] + gg[r][2] * T<M>::kG[c][2];
+          const double v = gg[r][0] * kG[c][0] + gg[r][1] * kG[c][1] + gg[r][2] * kG[c][2];
           const int64_t pos = r * t + c;
           u[pos * ic8 * oc + strip * kStrip * ic8 + i * width + lane] = static_cast<float>(v);
         }
@@ -158,10 +154,9 @@ MZ_AVX2 MZ_INLINE __m256 load_channels(const float* p, int64_t left, __m256i tai
   return left >= kLanes ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, tail_mask);
 }
 
-template <int M>
 MZ_AVX2 void transform_input(const Geometry& g, const float* x, int64_t first, int64_t count, float* v,
                              int64_t chunk) {
-  constexpr int t = T<M>::kTile;
+  constexpr int t = kTile;
   const int64_t tail = g.ic % kLanes;
   alignas(32) int32_t mask_bits[kLanes];
   for (int j = 0; j < kLanes; ++j) mask_bits[j] = j < tail ? -1 : 0;
@@ -170,7 +165,7 @@ MZ_AVX2 void transform_input(const Geometry& g, const float* x, int64_t first, i
   for (int64_t j = 0; j < count; ++j) {
     const int64_t tile = first + j;
     const int64_t img = tile / (g.tiles_h * g.tiles_w), rest = tile % (g.tiles_h * g.tiles_w);
-    const int64_t y0 = rest / g.tiles_w * M - g.pad_h, x0 = rest % g.tiles_w * M - g.pad_w;
+    const int64_t y0 = rest / g.tiles_w * kM - g.pad_h, x0 = rest % g.tiles_w * kM - g.pad_w;
     const bool inside = y0 >= 0 && x0 >= 0 && y0 + t <= g.h && x0 + t <= g.w;
     const float* base = x + img * g.h * g.w * g.ic;
     for (int64_t c = 0; c < g.ic8; c += kLanes) {
@@ -191,7 +186,7 @@ MZ_AVX2 void transform_input(const Geometry& g, const float* x, int64_t first, i
                                                                  : _mm256_setzero_ps();
           }
         }
-        T<M>::input(col, out);
+        input_pass(col, out);
 #pragma GCC unroll 6
         for (int r = 0; r < t; ++r) s[r][q] = out[r];
       }
@@ -199,7 +194,7 @@ MZ_AVX2 void transform_input(const Geometry& g, const float* x, int64_t first, i
 #pragma GCC unroll 6
       for (int r = 0; r < t; ++r) {
         __m256 out[t];
-        T<M>::input(s[r], out);  // (B^T d) B, row r
+        input_pass(s[r], out);  // (B^T d) B, row r
 #pragma GCC unroll 6
         for (int q = 0; q < t; ++q) _mm256_storeu_ps(dst + (r * t + q) * position_stride, out[q]);
       }
@@ -207,38 +202,37 @@ MZ_AVX2 void transform_input(const Geometry& g, const float* x, int64_t first, i
   }
 }
 
-template <int M>
 MZ_AVX2 void transform_output(const Geometry& g, const float* mt, int64_t first, int64_t count, int64_t chunk,
                               const float* bias, bool relu, float* y) {
-  constexpr int t = T<M>::kTile;
+  constexpr int t = kTile;
   const int64_t position_stride = chunk * g.oc;
   const __m256 zero = _mm256_setzero_ps();
   for (int64_t j = 0; j < count; ++j) {
     const int64_t tile = first + j;
     const int64_t img = tile / (g.tiles_h * g.tiles_w), rest = tile % (g.tiles_h * g.tiles_w);
-    const int64_t y0 = rest / g.tiles_w * M, x0 = rest % g.tiles_w * M;
-    const int64_t rows = std::min<int64_t>(M, g.oh - y0), cols = std::min<int64_t>(M, g.ow - x0);
-    const bool full = rows == M && cols == M;
+    const int64_t y0 = rest / g.tiles_w * kM, x0 = rest % g.tiles_w * kM;
+    const int64_t rows = std::min<int64_t>(kM, g.oh - y0), cols = std::min<int64_t>(kM, g.ow - x0);
+    const bool full = rows == kM && cols == kM;
     float* base = y + img * g.oh * g.ow * g.oc;
     for (int64_t c = 0; c < g.oc; c += kLanes) {
       const float* src = mt + j * g.oc + c;
-      __m256 s[M][t];  // A^T m
+      __m256 s[kM][t];  // A^T m
 #pragma GCC unroll 6
       for (int q = 0; q < t; ++q) {
-        __m256 col[t], out[M];
+        __m256 col[t], out[kM];
 #pragma GCC unroll 6
         for (int r = 0; r < t; ++r) col[r] = _mm256_loadu_ps(src + (r * t + q) * position_stride);
-        T<M>::output(col, out);
+        output_pass(col, out);
 #pragma GCC unroll 4
-        for (int r = 0; r < M; ++r) s[r][q] = out[r];
+        for (int r = 0; r < kM; ++r) s[r][q] = out[r];
       }
       const __m256 b = _mm256_loadu_ps(bias + c);
 #pragma GCC unroll 4
-      for (int r = 0; r < M; ++r) {
-        __m256 out[M];
-        T<M>::output(s[r], out);
+      for (int r = 0; r < kM; ++r) {
+        __m256 out[kM];
+        output_pass(s[r], out);
 #pragma GCC unroll 4
-        for (int q = 0; q < M; ++q) {
+        for (int q = 0; q < kM; ++q) {
           __m256 o = _mm256_add_ps(out[q], b);
           if (relu) o = _mm256_max_ps(o, zero);
           if (full || (r < rows && q < cols)) _mm256_storeu_ps(base + ((y0 + r) * g.ow + x0 + q) * g.oc + c, o);
@@ -248,11 +242,10 @@ MZ_AVX2 void transform_output(const Geometry& g, const float* mt, int64_t first,
   }
 }
 
-template <int M>
 MZ_AVX2 void run_chunk(const Geometry& g, const float* u, const float* bias, const float* x, int64_t first,
                        int64_t count, int64_t chunk, float* v, float* mt, bool relu, float* y) {
-  constexpr int t = T<M>::kTile;
-  transform_input<M>(g, x, first, count, v, chunk);
+  constexpr int t = kTile;
+  transform_input(g, x, first, count, v, chunk);
   const int64_t full = g.oc / kStrip;
   for (int pos = 0; pos < t * t; ++pos) {
     const float* a = v + pos * chunk * g.ic8;
@@ -263,7 +256,7 @@ MZ_AVX2 void run_chunk(const Geometry& g, const float* u, const float* bias, con
     }
     if (g.oc % kStrip) strip_product<1>(a, g.ic8, count, b + full * kStrip * g.ic8, g.ic8, c + full * kStrip, g.oc);
   }
-  transform_output<M>(g, mt, first, count, chunk, bias, relu, y);
+  transform_output(g, mt, first, count, chunk, bias, relu, y);
 }
 
 // Scratch of the calling thread, kept from call to call (no fresh pages for
@@ -277,7 +270,7 @@ float* scratch(std::size_t floats) {
   thread_local Buffer buf;
   if (buf.size < floats) {
     std::free(buf.p);
-    buf.p = nullptr;
+    buf.p = nullptr;  // allocate may throw
     buf.size = 0;
     buf.p = allocate(floats);
     buf.size = floats;
@@ -285,10 +278,9 @@ float* scratch(std::size_t floats) {
   return buf.p;
 }
 
-template <int M>
 void convolve_tiles(const Geometry& g, const float* u, const float* bias, const float* x, float* y, bool relu,
                     int threads) {
-  constexpr int t = T<M>::kTile;
+  constexpr int t = kTile;
   const int64_t tiles = g.n * g.tiles_h * g.tiles_w;
   // With several threads, small layers (a 14 x 14 image has 49 tiles) are
   // still split between them.
@@ -299,7 +291,7 @@ void convolve_tiles(const Geometry& g, const float* u, const float* bias, const 
   const auto one = [&](int64_t i) {
     float* v = scratch(per_thread);
     const int64_t first = i * chunk;
-    run_chunk<M>(g, u, bias, x, first, std::min(chunk, tiles - first), chunk, v, v + t * t * chunk * g.ic8, relu,
+    run_chunk(g, u, bias, x, first, std::min(chunk, tiles - first), chunk, v, v + t * t * chunk * g.ic8, relu,
                  y);
   };
   if (threads <= 1 || chunks == 1) {
@@ -326,7 +318,7 @@ Filter::Filter(const float* weight, const float* bias, int64_t out_channels, int
                                 std::to_string(in_channels) + " input channels");
   }
   u_.reset(allocate(static_cast<std::size_t>(kPositions * ic8_ * oc_)));
-  transform_weight<kM>(weight, oc_, ic_, ic8_, u_.get());
+  transform_weight(weight, oc_, ic_, ic8_, u_.get());
   bias_.reset(allocate(static_cast<std::size_t>(oc_)));
   for (int64_t o = 0; o < oc_; ++o) bias_[o] = bias ? bias[o] : 0.f;
 }
@@ -343,7 +335,7 @@ void convolve(const Filter& f, const float* x, int64_t n, int64_t h, int64_t w, 
   Geometry g{n, h, w, f.ic_, f.ic8_, f.oc_, pad_h, pad_w, h + 2 * pad_h - 2, w + 2 * pad_w - 2, 0, 0};
   g.tiles_h = (g.oh + kM - 1) / kM;
   g.tiles_w = (g.ow + kM - 1) / kM;
-  convolve_tiles<kM>(g, f.u_.get(), f.bias_.get(), x, y, relu, threads);
+  convolve_tiles(g, f.u_.get(), f.bias_.get(), x, y, relu, threads);
 }
 
 }  // namespace modelzoo::winograd
