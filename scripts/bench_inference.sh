@@ -2,8 +2,10 @@
 # Inference benchmarks, side by side in one run (nothing leaves the machine):
 #  1. forward speed, ms per image at batch 1 and 8, of Python torchvision
 #     eager, TorchScript (traced in Python, torch::jit::load in C++),
-#     modelzoo plain and modelzoo optimized (optimize_for_inference), with
-#     GFLOP/s next to this CPU's peak;
+#     modelzoo plain, modelzoo optimized without Winograd
+#     (MODELZOO_INFERENCE=direct) and modelzoo optimized
+#     (optimize_for_inference, the default), with GFLOP/s next to this CPU's
+#     peak;
 #  2. first prediction in a fresh process, warm page cache, weights in the
 #     published (legacy) format: modelzoo get_model(file) + one forward vs
 #     torch::jit::load of the traced model (same weights) + one forward;
@@ -45,31 +47,43 @@ if [[ " $PARTS " == *" speed "* ]]; then
   peak=$("$BUILD_DIR/bench/inference_bench" --peak 5)
   peak_gf=$(echo "$peak" | jget gflops | awk '{printf "%.0f", $1}')
   mhz=$(awk -F: '/cpu MHz/ {print $2; exit}' /proc/cpuinfo)
-  lanes=8; grep -qw avx512f /proc/cpuinfo && lanes=16
+  # Floats per FMA: 16 with AVX-512, except on AMD before Zen 5 (family 26),
+  # whose two FMA pipes are 256 bits wide and run an AVX-512 FMA in two halves.
+  lanes=8
+  if grep -qw avx512f /proc/cpuinfo; then
+    lanes=16
+    vendor=$(awk -F': ' '/vendor_id/ {print $2; exit}' /proc/cpuinfo)
+    family=$(awk -F': ' '/cpu family/ {print $2; exit}' /proc/cpuinfo)
+    [ "$vendor" = AuthenticAMD ] && [ "$family" -lt 26 ] && lanes=8
+  fi
   theo=$(awk -v m="$mhz" -v l="$lanes" 'BEGIN{printf "%.0f", m / 1000 * l * 2 * 2}')
   echo "== forward speed, one thread (LibTorch's default here), input N x 3 x 224 x 224, median of $RUNS"
-  echo "peak: nominal $theo GFLOP/s per core ($mhz MHz, the clock /proc/cpuinfo states, x $lanes float lanes x 2 (FMA) x 2 FMA units);"
+  echo "peak: nominal $theo GFLOP/s per core ($mhz MHz, the clock /proc/cpuinfo states, x $lanes floats per FMA x 2 (FMA) x 2 FMA units);"
   echo "      measured $peak_gf GFLOP/s (oneDNN 3x3 convolution 256->256 on 56x56, reordered weights)"
   # A measured ceiling above the nominal one means the core runs faster than
   # the clock stated (turbo); % peak is then taken against the measured one.
   pk=$(awk -v a="$theo" -v b="$peak_gf" 'BEGIN{print (b > a ? b : a)}')
   echo "      % peak below is against $pk GFLOP/s, the larger of the two"
-  printf '%-20s %5s %12s %12s %12s %12s %10s %9s %8s\n' model batch torchvision torchscript "mz plain" "mz optim" "vs eager" "GFLOP/s" "% peak"
+  printf '%-20s %5s %12s %12s %12s %12s %12s %10s %9s %8s\n' model batch torchvision torchscript "mz plain" "mz direct" \
+    "mz optim" "vs eager" "GFLOP/s" "% peak"
   for m in $MODELS; do
     for b in $BATCHES; do
       tv=$($PY bench/python_infer.py "$m" "$b" "$RUNS" ${b:+--trace "$B/$m.$b.pt"})
       gflop=$(echo "$tv" | jget gflop_per_image)
       ts=$("$BUILD_DIR/bench/inference_bench" "$m" "$b" "$RUNS" torchscript "$B/$m.$b.pt")
       pl=$("$BUILD_DIR/bench/inference_bench" "$m" "$b" "$RUNS" plain)
+      di=$(MODELZOO_INFERENCE=direct "$BUILD_DIR/bench/inference_bench" "$m" "$b" "$RUNS" optimized)
       op=$("$BUILD_DIR/bench/inference_bench" "$m" "$b" "$RUNS" optimized)
       rm -f "$B/$m.$b.pt"
       t_tv=$(echo "$tv" | jget ms_per_image); t_ts=$(echo "$ts" | jget ms_per_image)
       t_pl=$(echo "$pl" | jget ms_per_image); t_op=$(echo "$op" | jget ms_per_image)
-      awk -v m="$m" -v b="$b" -v a="$t_tv" -v s="$t_ts" -v p="$t_pl" -v o="$t_op" -v g="$gflop" -v pk="$pk" \
-        'BEGIN{gf=g/(o/1000); printf "%-20s %5d %9.1f ms %9.1f ms %9.1f ms %9.1f ms %9.1fx %9.1f %7.1f%%\n", m, b, a, s, p, o, a/o, gf, 100*gf/pk}'
+      t_di=$(echo "$di" | jget ms_per_image)
+      awk -v m="$m" -v b="$b" -v a="$t_tv" -v s="$t_ts" -v p="$t_pl" -v d="$t_di" -v o="$t_op" -v g="$gflop" -v pk="$pk" \
+        'BEGIN{gf=g/(o/1000); printf "%-20s %5d %9.1f ms %9.1f ms %9.1f ms %9.1f ms %9.1f ms %9.1fx %9.1f %7.1f%%\n", m, b, a, s, p, d, o, a/o, gf, 100*gf/pk}'
     done
   done
-  echo "(ms per image; GFLOP/s = torch.profiler's FLOPs per image / optimized time; 'vs eager' = torchvision / optimized)"
+  echo "(ms per image; mz direct: optimized with MODELZOO_INFERENCE=direct, no Winograd; GFLOP/s = torch.profiler's"
+  echo " FLOPs per image (direct convolution's) / optimized time; 'vs eager' = torchvision / optimized)"
 fi
 
 # Weights in the published torchvision layout (legacy format), for parts 2 and 4.

@@ -175,8 +175,10 @@ HubOptions HubOptions::from_env() {
       o.optimize = false;
     } else if (*mode == "foreground") {
       o.inference.background = false;
+    } else if (*mode == "direct") {
+      o.inference.winograd = false;
     } else if (*mode != "optimized") {
-      throw Error("MODELZOO_INFERENCE: expected 'plain', 'optimized' or 'foreground', got '" + *mode + "'");
+      throw Error("MODELZOO_INFERENCE: expected 'plain', 'optimized', 'foreground' or 'direct', got '" + *mode + "'");
     }
   }
   return o;

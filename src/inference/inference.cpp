@@ -1,6 +1,7 @@
 #include "modelzoo/inference/inference.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -297,6 +298,66 @@ bool has_avx512() {
   return avx512;
 }
 
+// The weight layout oneDNN's direct convolution picks for a Conv2d (weights
+// out x in/groups x kh x kw) on channels-last input of n x in x h x w, as
+// LibTorch's conv2d_prepack asks it for its size hint; nullopt when oneDNN
+// cannot say. Its brgemm kernels (AVX-512) pick the layout by the input's
+// size: resnet50's layer4 1 x 1 weights, prepacked for 56 x 56, are
+// Acdb64a, while on its 7 x 7 inputs oneDNN wants Acdb48a and reorders the
+// weight on every call, by its reference reorder (40-87 ms per layer, 165 ms
+// of a 226 ms forward on one Zen 4 core).
+std::optional<dnnl_memory_desc_t> conv_weight_layout(const ConvGeometry& g, at::IntArrayRef weight, bool bias,
+                                                     const std::array<int64_t, 3>& input) {
+  static dnnl_engine_t engine = [] {
+    dnnl_engine_t e = nullptr;
+    return dnnl_engine_create(&e, dnnl_cpu, 0) == dnnl_success ? e : nullptr;
+  }();
+  if (!engine || g.spatial_dims != 2 || weight.size() != 4) return std::nullopt;
+  const int64_t out = weight[0], in = weight[1] * g.groups;
+  dnnl_dims_t src_dims = {input[0], in, input[1], input[2]};
+  dnnl_dims_t dst_dims = {input[0], out, 0, 0};
+  dnnl_dims_t strides, dilates, padding;
+  for (int i = 0; i < 2; ++i) {
+    const int64_t k = weight[2 + i], d = g.dilation[i];
+    dst_dims[2 + i] = (input[1 + i] + 2 * g.padding[i] - d * (k - 1) - 1) / g.stride[i] + 1;
+    if (dst_dims[2 + i] < 1) return std::nullopt;
+    strides[i] = g.stride[i];
+    dilates[i] = d - 1;
+    padding[i] = g.padding[i];
+  }
+  dnnl_memory_desc_t src, wei, bia, dst;
+  const int wei_ndims = g.groups > 1 ? 5 : 4;
+  dnnl_dims_t wei_dims = {out, weight[1], weight[2], weight[3], 0};
+  if (g.groups > 1) {
+    const dnnl_dims_t grouped = {g.groups, out / g.groups, weight[1], weight[2], weight[3]};
+    std::copy(std::begin(grouped), std::end(grouped), std::begin(wei_dims));
+  }
+  dnnl_dims_t bia_dims = {out};
+  if (dnnl_memory_desc_init_by_tag(&src, 4, src_dims, dnnl_f32, dnnl_nhwc) != dnnl_success ||
+      dnnl_memory_desc_init_by_tag(&wei, wei_ndims, wei_dims, dnnl_f32, dnnl_format_tag_any) != dnnl_success ||
+      dnnl_memory_desc_init_by_tag(&bia, 1, bia_dims, dnnl_f32, dnnl_a) != dnnl_success ||
+      dnnl_memory_desc_init_by_tag(&dst, 4, dst_dims, dnnl_f32, dnnl_nhwc) != dnnl_success) {
+    return std::nullopt;
+  }
+  dnnl_convolution_desc_t desc;
+  if (dnnl_dilated_convolution_forward_desc_init(&desc, dnnl_forward_training, dnnl_convolution_direct, &src, &wei,
+                                                 bias ? &bia : nullptr, &dst, strides, dilates, padding,
+                                                 padding) != dnnl_success) {
+    return std::nullopt;
+  }
+  dnnl_primitive_attr_t attr = nullptr;
+  if (dnnl_primitive_attr_create(&attr) != dnnl_success) return std::nullopt;
+  std::optional<dnnl_memory_desc_t> layout;
+  dnnl_primitive_desc_t pd = nullptr;
+  if (dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user) == dnnl_success &&
+      dnnl_primitive_desc_create(&pd, &desc, attr, engine, nullptr) == dnnl_success) {
+    if (const dnnl_memory_desc_t* md = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0)) layout = *md;
+    dnnl_primitive_desc_destroy(pd);
+  }
+  dnnl_primitive_attr_destroy(attr);
+  return layout;
+}
+
 // What surrounds a Conv2d in its parent module, for prefers_blocked.
 enum class Surroundings {
   Mixed,         // a 1 x 1 or grouped Conv2d among the siblings
@@ -329,13 +390,13 @@ enum class Surroundings {
 // after a channels-last stem. AlexNet's 11 x 11 stem of
 // stride 4 does not: oneDNN runs it as a GEMM with a plain output, on which
 // the max-pooling after it is oneDNN's slow reference kernel.
-bool prefers_blocked(const ConvGeometry& g, const at::Tensor& w, Surroundings around) {
+bool prefers_blocked(const ConvGeometry& g, const at::Tensor& w, Surroundings around, bool winograd) {
   if (around == Surroundings::Mixed || has_avx512() || g.spatial_dims != 2 || g.groups != 1 || w.dim() != 4 ||
       w.size(2) * w.size(3) == 1) {
     return false;
   }
   const bool unit_stride = std::all_of(g.stride.begin(), g.stride.end(), [](int64_t v) { return v == 1; });
-  return w.size(1) >= 64 || (around == Surroundings::Chained && unit_stride && !winograd::supported());
+  return w.size(1) >= 64 || (around == Surroundings::Chained && unit_stride && !winograd);
 }
 
 // The largest transformed weight a Conv2d takes Winograd with (see
@@ -343,9 +404,17 @@ bool prefers_blocked(const ConvGeometry& g, const at::Tensor& w, Surroundings ar
 constexpr int64_t kWinogradMaxBytes = int64_t{16} << 20;
 
 // Whether a Conv2d runs by Winograd F(2 x 2, 3 x 3) (winograd.h) on CPUs
-// without AVX-512: 3 x 3 kernels of unit stride and dilation, padding 0 to
+// with AVX2 and FMA: 3 x 3 kernels of unit stride and dilation, padding 0 to
 // 2, not grouped, at least 16 input channels and a multiple of 8 output
-// channels. oneDNN's direct convolution runs these at 65-80 GFLOP/s on an
+// channels. With AVX-512 too: on a Zen 4 core (one thread), whose two FMA
+// pipes are 256 bits wide, oneDNN's channels-last direct convolution runs
+// these at 108-121 GFLOP/s, its peak, and Winograd (products on AVX-512) at
+// 163-233 GFLOP/s of the direct convolution's count, in ms: 64 -> 64 over
+// 224 x 224 21.0 against 32.7, 128 -> 128 over 112 x 112 17.6 against 32.2,
+// 256 -> 256 over 56 x 56 16.5 against 32.4, 512 -> 512 over 28 x 28 17.3
+// against 33.0, 512 -> 512 over 7 x 7 1.4 against 2.1. A core with two
+// 512-bit FMA units doubles both. Without AVX-512,
+// oneDNN's direct convolution runs these at 65-80 GFLOP/s on an
 // AVX2 core (Zen 3, one thread), close to its peak; Winograd does 2.25
 // times fewer multiplications, as accurately. Measured at batch 1 against
 // oneDNN's blocked layout with its reorders, in ms: 64 -> 64 over 224 x 224
@@ -359,7 +428,7 @@ constexpr int64_t kWinogradMaxBytes = int64_t{16} << 20;
 // reordered weights. The 3 -> 64 stems are faster on oneDNN (5.0 against
 // 7.1 ms at 224 x 224).
 bool takes_winograd(const ConvGeometry& g, const at::Tensor& w) {
-  if (has_avx512() || !winograd::supported() || g.spatial_dims != 2 || g.groups != 1 || w.dim() != 4 ||
+  if (!winograd::supported() || g.spatial_dims != 2 || g.groups != 1 || w.dim() != 4 ||
       w.scalar_type() != at::kFloat || w.size(2) != 3 || w.size(3) != 3 || w.size(1) < 16 || w.size(0) % 8 != 0) {
     return false;
   }
@@ -404,8 +473,10 @@ constexpr int64_t kOwnedDenseBytes = int64_t{1} << 20;
 template <typename Conv>
 class ConvKernel final : public FoldingKernel, public Deferred {
  public:
-  ConvKernel(const std::shared_ptr<Conv>& conv, std::optional<NormFold> norm, Surroundings around)
-      : conv_(conv), norm_(std::move(norm)), g_(geometry_of(*conv)), around_(around) {}
+  // winograd: whether the 3 x 3 layers that take Winograd run by it
+  // (InferenceOptions::winograd on a CPU that has it).
+  ConvKernel(const std::shared_ptr<Conv>& conv, std::optional<NormFold> norm, Surroundings around, bool winograd)
+      : conv_(conv), norm_(std::move(norm)), g_(geometry_of(*conv)), around_(around), winograd_(winograd) {}
 
   void ensure_packed() override {
     auto conv = conv_.lock();
@@ -457,14 +528,25 @@ class ConvKernel final : public FoldingKernel, public Deferred {
     if (p->context.isNone()) {  // Conv3d, or a large 2-D weight of the process's own (see pack)
       return at::mkldnn_convolution(x.contiguous(), p->weight, p->bias, g_.padding, g_.stride, g_.dilation, g_.groups);
     }
-    torch::jit::Stack stack{x.contiguous(at::MemoryFormat::ChannelsLast), p->context};
+    torch::jit::Stack stack{x.contiguous(at::MemoryFormat::ChannelsLast), context_for(*conv, *p, x)};
     prepacked_run().callBoxed(&stack);
     return stack.at(0).toTensor();
   }
 
  private:
+  // An input size, N x H x W, and the context prepacked for it.
+  using Size = std::array<int64_t, 3>;
+
   struct Packed {
     c10::IValue context;  // the reordered 2-D weight and the bias (ConvOpContext), or None
+    Size hint{};          // the input size the context was prepacked for
+    std::optional<dnnl_memory_desc_t> layout;  // oneDNN's weight layout for hint (conv_weight_layout)
+    // Contexts for the input sizes calls came with, each the context above
+    // or one prepacked for that size where oneDNN wants another layout
+    // (see context_for); guarded by mu.
+    mutable std::mutex mu;
+    mutable std::vector<std::pair<Size, c10::IValue>> by_size;
+    mutable std::vector<std::pair<dnnl_memory_desc_t, c10::IValue>> by_layout;
     at::Tensor blocked;   // or the 2-D weight in oneDNN's blocked layout (see prefers_blocked)
     std::shared_ptr<const winograd::Filter> winograd;  // or transformed (see takes_winograd)
     at::Tensor weight;    // dense, when there is no context (3-D; large 2-D not file_backed)
@@ -497,11 +579,11 @@ class ConvKernel final : public FoldingKernel, public Deferred {
     return op;
   }
 
-  // The weight reordered for channels-last input. The size hint does not
-  // choose the layout oneDNN wants here (3x3 and 1x1 layers from 7 x 7 to
-  // 224 x 224, batch 1 and 8, ran equally fast whatever it said); any input
-  // size runs on the result.
-  c10::IValue prepack(const at::Tensor& w, const at::Tensor& b) const {
+  // The weight reordered for channels-last input of size hint. Any input
+  // size runs on the result, but where oneDNN picks the layout by the
+  // input's size (conv_weight_layout) other sizes reorder it on every call;
+  // context_for prepacks again for those.
+  c10::IValue prepack(const at::Tensor& w, const at::Tensor& b, const Size& hint) const {
     static const c10::OperatorHandle op =
         c10::Dispatcher::singleton().findSchemaOrThrow("mkldnn_prepacked::conv2d_prepack", "");
     const int64_t in_channels = w.size(1) * g_.groups;
@@ -517,7 +599,7 @@ class ConvKernel final : public FoldingKernel, public Deferred {
                             g_.padding,
                             g_.dilation,
                             g_.groups,
-                            std::vector<int64_t>{1, in_channels, 56, 56},
+                            std::vector<int64_t>{hint[0], in_channels, hint[1], hint[2]},
                             std::string("none")};
     op.callBoxed(&stack);
     c10::IValue context = stack.at(0);
@@ -548,22 +630,12 @@ class ConvKernel final : public FoldingKernel, public Deferred {
     // background thread) leaves them stale, and the next call packs again.
     auto p = std::make_shared<Packed>();
     p->sources = stamps_of(sources(conv));
-    at::Tensor w = conv.weight.detach();
-    at::Tensor b = conv.bias.defined() ? conv.bias.detach() : at::Tensor();
     const bool folded = norm_ && !norm_->layer.expired();
-    if (folded) {
-      // y = scale * (conv(x) + b) + shift, in double.
-      const auto [scale, shift] = norm_->affine();
-      std::vector<int64_t> per_channel(static_cast<std::size_t>(w.dim()), 1);
-      per_channel[0] = -1;
-      const at::Tensor b0 = b.defined() ? b.to(at::kDouble) : at::zeros_like(scale);
-      w = (w.to(at::kDouble) * scale.view(per_channel)).to(at::kFloat);
-      b = (b0 * scale + shift).to(at::kFloat);
-    }
+    auto [w, b] = weight_and_bias(conv);
     const bool keep_dense = g_.spatial_dims != 2 ||
                             (!folded && w.numel() * static_cast<int64_t>(sizeof(float)) >= kOwnedDenseBytes &&
                              !file_backed(conv.weight));
-    if (!keep_dense && takes_winograd(g_, w)) {
+    if (!keep_dense && winograd_ && takes_winograd(g_, w)) {
       const at::Tensor wc = w.contiguous(), bc = b.defined() ? b.contiguous() : at::Tensor();
       p->winograd = std::make_shared<const winograd::Filter>(wc.data_ptr<float>(), bc.defined() ? bc.data_ptr<float>() : nullptr,
                                                              wc.size(0), wc.size(1));
@@ -572,11 +644,13 @@ class ConvKernel final : public FoldingKernel, public Deferred {
       // Only for weights mapped from a file: with a weight of the process's
       // own (a misaligned legacy file) the blocked layers' activation
       // copies put vgg19's peak 35 MiB higher (799 against 763 MiB).
-      if (prefers_blocked(g_, w, around_) && file_backed(conv.weight)) {
+      if (prefers_blocked(g_, w, around_, winograd_) && file_backed(conv.weight)) {
         p->blocked = at::mkldnn_reorder_conv2d_weight(w.contiguous().to_mkldnn(), g_.padding, g_.stride,
                                                       g_.dilation, g_.groups);
       } else {
-        p->context = prepack(w, b);
+        p->hint = kPrepackHint;
+        p->context = prepack(w, b, p->hint);
+        p->layout = conv_weight_layout(g_, w.sizes(), b.defined(), p->hint);
       }
       release_pages(conv.weight);
     } else {
@@ -587,6 +661,56 @@ class ConvKernel final : public FoldingKernel, public Deferred {
     packed_ = std::move(p);
   }
 
+  // The weight and bias the kernel runs: the layer's, with the norm folded
+  // in when there is one.
+  std::pair<at::Tensor, at::Tensor> weight_and_bias(const Conv& conv) const {
+    at::Tensor w = conv.weight.detach();
+    at::Tensor b = conv.bias.defined() ? conv.bias.detach() : at::Tensor();
+    if (norm_ && !norm_->layer.expired()) {
+      // y = scale * (conv(x) + b) + shift, in double.
+      const auto [scale, shift] = norm_->affine();
+      std::vector<int64_t> per_channel(static_cast<std::size_t>(w.dim()), 1);
+      per_channel[0] = -1;
+      const at::Tensor b0 = b.defined() ? b.to(at::kDouble) : at::zeros_like(scale);
+      w = (w.to(at::kDouble) * scale.view(per_channel)).to(at::kFloat);
+      b = (b0 * scale + shift).to(at::kFloat);
+    }
+    return {w, b};
+  }
+
+  // The context a call with input x runs on: the packed one, unless oneDNN
+  // wants another weight layout for x's size than for the size that one was
+  // prepacked for, when the weight is prepacked again for x's size (once
+  // per layout: later sizes that want it share it). Up to kMaxSizes sizes
+  // and kMaxLayouts extra contexts per layer; past them the packed context,
+  // which oneDNN then reorders on each call.
+  c10::IValue context_for(const Conv& conv, const Packed& p, const at::Tensor& x) const {
+    const Size size{x.size(0), x.size(2), x.size(3)};
+    if (size == p.hint || !p.layout) return p.context;
+    std::lock_guard<std::mutex> lock(p.mu);
+    for (const auto& [s, context] : p.by_size) {
+      if (s == size) return context;
+    }
+    if (p.by_size.size() >= kMaxSizes) return p.context;
+    c10::IValue chosen = p.context;
+    const auto [w, b] = weight_and_bias(conv);
+    const std::optional<dnnl_memory_desc_t> wanted = conv_weight_layout(g_, w.sizes(), b.defined(), size);
+    if (wanted && !dnnl_memory_desc_equal(&*wanted, &*p.layout)) {
+      const auto same = std::find_if(p.by_layout.begin(), p.by_layout.end(),
+                                     [&](const auto& e) { return dnnl_memory_desc_equal(&e.first, &*wanted); });
+      if (same != p.by_layout.end()) {
+        chosen = same->second;
+      } else if (p.by_layout.size() < kMaxLayouts) {
+        at::NoGradGuard no_grad;
+        chosen = prepack(w, b, size);
+        p.by_layout.emplace_back(*wanted, chosen);
+        release_pages(conv.weight);
+      }
+    }
+    p.by_size.emplace_back(size, chosen);
+    return chosen;
+  }
+
   // The packed weights, packed first when they are not yet or a source
   // tensor changed.
   std::shared_ptr<const Packed> current(const Conv& conv) {
@@ -595,10 +719,16 @@ class ConvKernel final : public FoldingKernel, public Deferred {
     return packed_;
   }
 
+  // The input size the weights are first prepacked for (the layer's real
+  // input size is not known before its first call).
+  static constexpr Size kPrepackHint{1, 56, 56};
+  static constexpr std::size_t kMaxSizes = 16, kMaxLayouts = 4;
+
   std::weak_ptr<Conv> conv_;
   std::optional<NormFold> norm_;
   ConvGeometry g_;
   Surroundings around_;
+  bool winograd_;
   std::mutex mu_;
   std::shared_ptr<const Packed> packed_;  // null until packed (guarded by mu_)
 };
@@ -628,9 +758,10 @@ class FoldedNormKernel final : public mm::InferenceKernel {
 // when it is a norm layer over its outputs; returns whether it folded.
 template <typename Conv>
 bool install_conv_kernel(const std::shared_ptr<Conv>& conv, const std::shared_ptr<torch::nn::Module>& next,
-                         bool fold, Surroundings around, std::vector<std::weak_ptr<Deferred>>& deferred) {
+                         bool fold, Surroundings around, bool winograd,
+                         std::vector<std::weak_ptr<Deferred>>& deferred) {
   std::optional<NormFold> norm = fold && next ? fold_of(next, conv->options().out_channels()) : std::nullopt;
-  auto kernel = std::make_shared<ConvKernel<Conv>>(conv, norm, around);
+  auto kernel = std::make_shared<ConvKernel<Conv>>(conv, norm, around, winograd);
   conv->set_inference_kernel(kernel);
   deferred.push_back(kernel);
   if (!norm) return false;
@@ -1002,7 +1133,8 @@ void walk(torch::nn::Module& module, const InferenceOptions& options, InferenceR
     }
   }
   auto* seq = dynamic_cast<mm::SequentialImpl*>(&module);
-  const bool chained = seq && options.convolutions && !has_avx512() && spatial && wide &&
+  const bool winograd = options.winograd && winograd::supported();
+  const bool chained = seq && options.convolutions && (!has_avx512() || winograd) && spatial && wide &&
                        !module.weak_from_this().expired();
   const Surroundings around =
       chained ? Surroundings::Chained : spatial ? Surroundings::AmongSpatial : Surroundings::Mixed;
@@ -1014,8 +1146,8 @@ void walk(torch::nn::Module& module, const InferenceOptions& options, InferenceR
       if (!options.convolutions) continue;
       const auto next = i + 1 < children.size() ? children[i + 1] : nullptr;
       const bool folded =
-          conv2d ? install_conv_kernel(conv2d, next, options.fold_batch_norm, around, deferred)
-                 : install_conv_kernel(conv3d, next, options.fold_batch_norm, Surroundings::Mixed, deferred);
+          conv2d ? install_conv_kernel(conv2d, next, options.fold_batch_norm, around, winograd, deferred)
+                 : install_conv_kernel(conv3d, next, options.fold_batch_norm, Surroundings::Mixed, false, deferred);
       ++report.convolutions;
       if (folded) {
         ++report.folded_batch_norms;

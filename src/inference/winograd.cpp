@@ -7,13 +7,15 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
-// Only the functions marked MZ_AVX2 use AVX2 and FMA: the rest of this file
-// (and every inline function it shares with other files) is built for the
-// baseline ISA, so nothing here runs an AVX2 instruction on a CPU that
-// supported() turns away.
+// Only the functions marked MZ_AVX2 use AVX2 and FMA, and only those marked
+// MZ_AVX512 use AVX-512: the rest of this file (and every inline function it
+// shares with other files) is built for the baseline ISA, so nothing here
+// runs an instruction the CPU lacks (supported(), has_avx512f()).
 #define MZ_AVX2 __attribute__((target("avx2,fma")))
+#define MZ_AVX512 __attribute__((target("avx512f,avx2,fma")))
 #define MZ_INLINE inline __attribute__((always_inline))
 
 namespace modelzoo::winograd {
@@ -25,11 +27,15 @@ constexpr int kM = 2;
 constexpr int kTile = kM + 2;
 constexpr int64_t kPositions = kTile * kTile;
 
-// Output channels per column strip of the matrix products: two registers.
+// Output channels per column strip of the matrix products: two registers,
+// of 8 floats with AVX2, of 16 with AVX-512.
 constexpr int64_t kStrip = 16;
+constexpr int64_t kStrip512 = 32;
 // Tiles per row block of the matrix products: 6 x 2 accumulators, 2 weight
-// registers and a broadcast fill 15 of the 16 registers.
+// registers and a broadcast fill 15 of AVX2's 16 registers; 12 x 2, 2 and 1
+// fill 27 of AVX-512's 32.
 constexpr int kRows = 6;
+constexpr int kRows512 = 12;
 // Tiles per chunk. Fewer tiles keep a chunk's transformed data in the L2
 // cache but read the whole transformed weight once per chunk; measured on
 // one Zen 3 core, 96 was within noise of 24 and 48 for 64 -> 64 over
@@ -67,14 +73,21 @@ MZ_AVX2 MZ_INLINE void output_pass(const __m256 (&s)[4], __m256 (&o)[2]) {
 // G (4 x 3).
 constexpr double kG[kTile][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
 
+// Whether the matrix products run on AVX-512 (the transforms stay AVX2:
+// they move data more than they compute).
+bool has_avx512f() {
+  static const bool ok = __builtin_cpu_supports("avx512f");
+  return ok;
+}
+
 // U = G g G^T for every (output, input) channel pair, laid out as the
-// matrix products read it (see Filter::u_).
-void transform_weight(const float* weight, int64_t oc, int64_t ic, int64_t ic8, float* u) {
+// matrix products read it (see Filter::u_), in strips of `strip` channels.
+void transform_weight(const float* weight, int64_t oc, int64_t ic, int64_t ic8, int64_t strip_width, float* u) {
   constexpr int t = kTile;
   std::memset(u, 0, sizeof(float) * static_cast<std::size_t>(t * t * ic8 * oc));
   for (int64_t o = 0; o < oc; ++o) {
-    const int64_t strip = o / kStrip, lane = o % kStrip;
-    const int64_t width = std::min(kStrip, oc - strip * kStrip);
+    const int64_t strip = o / strip_width, lane = o % strip_width;
+    const int64_t width = std::min(strip_width, oc - strip * strip_width);
     for (int64_t i = 0; i < ic; ++i) {
       const float* g = weight + (o * ic + i) * 9;
       double gg[t][3];  // G g
@@ -87,7 +100,7 @@ void transform_weight(const float* weight, int64_t oc, int64_t ic, int64_t ic8, 
         for (int c = 0; c < t; ++c) {
           const double v = gg[r][0] * kG[c][0] + gg[r][1] * kG[c][1] + gg[r][2] * kG[c][2];
           const int64_t pos = r * t + c;
-          u[pos * ic8 * oc + strip * kStrip * ic8 + i * width + lane] = static_cast<float>(v);
+          u[pos * ic8 * oc + strip * strip_width * ic8 + i * width + lane] = static_cast<float>(v);
         }
       }
     }
@@ -139,6 +152,64 @@ MZ_AVX2 void strip_product(const float* a, int64_t lda, int64_t rows, const floa
     case 5: block_product<5, V>(a + r * lda, lda, b, k, c + r * ldc, ldc); break;
     default: break;
   }
+}
+
+// The same on AVX-512, for W = 8, 16, 24 or 32 columns: W / 16 registers of
+// 16 floats and, for 8 or 24, one of 8.
+template <int R, int W>
+MZ_AVX512 MZ_INLINE void block_product512(const float* a, int64_t lda, const float* b, int64_t k, float* c,
+                                          int64_t ldc) {
+  constexpr int Z = W / 16;
+  constexpr bool kHalf = W % 16 != 0;
+  __m512 acc[R][Z > 0 ? Z : 1];
+  __m256 half[R];
+#pragma GCC unroll 12
+  for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 2
+    for (int z = 0; z < Z; ++z) acc[r][z] = _mm512_setzero_ps();
+    if constexpr (kHalf) half[r] = _mm256_setzero_ps();
+  }
+  for (int64_t i = 0; i < k; ++i) {
+    __m512 bz[Z > 0 ? Z : 1];
+    __m256 bh;
+#pragma GCC unroll 2
+    for (int z = 0; z < Z; ++z) bz[z] = _mm512_loadu_ps(b + i * W + z * 16);
+    if constexpr (kHalf) bh = _mm256_loadu_ps(b + i * W + Z * 16);
+#pragma GCC unroll 12
+    for (int r = 0; r < R; ++r) {
+      const float ar = a[r * lda + i];
+      if constexpr (Z > 0) {
+        const __m512 av = _mm512_set1_ps(ar);
+#pragma GCC unroll 2
+        for (int z = 0; z < Z; ++z) acc[r][z] = _mm512_fmadd_ps(av, bz[z], acc[r][z]);
+      }
+      if constexpr (kHalf) half[r] = _mm256_fmadd_ps(_mm256_set1_ps(ar), bh, half[r]);
+    }
+  }
+#pragma GCC unroll 12
+  for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 2
+    for (int z = 0; z < Z; ++z) _mm512_storeu_ps(c + r * ldc + z * 16, acc[r][z]);
+    if constexpr (kHalf) _mm256_storeu_ps(c + r * ldc + Z * 16, half[r]);
+  }
+}
+
+template <int W, int... Rs>
+MZ_AVX512 MZ_INLINE void rest_product512(const float* a, int64_t lda, int64_t rows, const float* b, int64_t k,
+                                         float* c, int64_t ldc, std::integer_sequence<int, Rs...>) {
+  // rows (< kRows512) left after the full blocks: one block of that many.
+  ((rows == Rs + 1 ? block_product512<Rs + 1, W>(a, lda, b, k, c, ldc) : void()), ...);
+}
+
+template <int W>
+MZ_AVX512 void strip_product512(const float* a, int64_t lda, int64_t rows, const float* b, int64_t k, float* c,
+                                int64_t ldc) {
+  int64_t r = 0;
+  for (; r + kRows512 <= rows; r += kRows512) {
+    block_product512<kRows512, W>(a + r * lda, lda, b, k, c + r * ldc, ldc);
+  }
+  rest_product512<W>(a + r * lda, lda, rows - r, b, k, c + r * ldc, ldc,
+                     std::make_integer_sequence<int, kRows512 - 1>());
 }
 
 // ---------------------------------------------------------------------------
@@ -242,12 +313,10 @@ MZ_AVX2 void transform_output(const Geometry& g, const float* mt, int64_t first,
   }
 }
 
-MZ_AVX2 void run_chunk(const Geometry& g, const float* u, const float* bias, const float* x, int64_t first,
-                       int64_t count, int64_t chunk, float* v, float* mt, bool relu, float* y) {
-  constexpr int t = kTile;
-  transform_input(g, x, first, count, v, chunk);
+// The 16 products of a chunk of `count` tiles: mt = v times u, per position.
+MZ_AVX2 void products(const Geometry& g, const float* u, const float* v, int64_t count, int64_t chunk, float* mt) {
   const int64_t full = g.oc / kStrip;
-  for (int pos = 0; pos < t * t; ++pos) {
+  for (int pos = 0; pos < kPositions; ++pos) {
     const float* a = v + pos * chunk * g.ic8;
     const float* b = u + pos * g.ic8 * g.oc;
     float* c = mt + pos * chunk * g.oc;
@@ -255,6 +324,37 @@ MZ_AVX2 void run_chunk(const Geometry& g, const float* u, const float* bias, con
       strip_product<2>(a, g.ic8, count, b + s * kStrip * g.ic8, g.ic8, c + s * kStrip, g.oc);
     }
     if (g.oc % kStrip) strip_product<1>(a, g.ic8, count, b + full * kStrip * g.ic8, g.ic8, c + full * kStrip, g.oc);
+  }
+}
+
+MZ_AVX512 void products512(const Geometry& g, const float* u, const float* v, int64_t count, int64_t chunk,
+                           float* mt) {
+  const int64_t full = g.oc / kStrip512, rest = g.oc % kStrip512;
+  for (int pos = 0; pos < kPositions; ++pos) {
+    const float* a = v + pos * chunk * g.ic8;
+    const float* b = u + pos * g.ic8 * g.oc;
+    float* c = mt + pos * chunk * g.oc;
+    for (int64_t s = 0; s < full; ++s) {
+      strip_product512<32>(a, g.ic8, count, b + s * kStrip512 * g.ic8, g.ic8, c + s * kStrip512, g.oc);
+    }
+    const float* br = b + full * kStrip512 * g.ic8;
+    float* cr = c + full * kStrip512;
+    switch (rest) {
+      case 8: strip_product512<8>(a, g.ic8, count, br, g.ic8, cr, g.oc); break;
+      case 16: strip_product512<16>(a, g.ic8, count, br, g.ic8, cr, g.oc); break;
+      case 24: strip_product512<24>(a, g.ic8, count, br, g.ic8, cr, g.oc); break;
+      default: break;
+    }
+  }
+}
+
+MZ_AVX2 void run_chunk(const Geometry& g, const float* u, const float* bias, const float* x, int64_t first,
+                       int64_t count, int64_t chunk, float* v, float* mt, bool relu, bool avx512, float* y) {
+  transform_input(g, x, first, count, v, chunk);
+  if (avx512) {
+    products512(g, u, v, count, chunk, mt);
+  } else {
+    products(g, u, v, count, chunk, mt);
   }
   transform_output(g, mt, first, count, chunk, bias, relu, y);
 }
@@ -279,20 +379,21 @@ float* scratch(std::size_t floats) {
 }
 
 void convolve_tiles(const Geometry& g, const float* u, const float* bias, const float* x, float* y, bool relu,
-                    int threads) {
+                    bool avx512, int threads) {
   constexpr int t = kTile;
   const int64_t tiles = g.n * g.tiles_h * g.tiles_w;
   // With several threads, small layers (a 14 x 14 image has 49 tiles) are
   // still split between them.
   const int64_t per_thread_tiles = (tiles + std::max(threads, 1) - 1) / std::max(threads, 1);
-  const int64_t chunk = std::min(kChunkTiles, (per_thread_tiles + kRows - 1) / kRows * kRows);
+  const int64_t rows = avx512 ? kRows512 : kRows;
+  const int64_t chunk = std::min(kChunkTiles, (per_thread_tiles + rows - 1) / rows * rows);
   const int64_t chunks = (tiles + chunk - 1) / chunk;
   const std::size_t per_thread = static_cast<std::size_t>(t * t * chunk * (g.ic8 + g.oc));
   const auto one = [&](int64_t i) {
     float* v = scratch(per_thread);
     const int64_t first = i * chunk;
     run_chunk(g, u, bias, x, first, std::min(chunk, tiles - first), chunk, v, v + t * t * chunk * g.ic8, relu,
-                 y);
+              avx512, y);
   };
   if (threads <= 1 || chunks == 1) {
     for (int64_t i = 0; i < chunks; ++i) one(i);
@@ -309,16 +410,22 @@ bool supported() {
   return ok;
 }
 
+Isa best_isa() { return has_avx512f() ? Isa::avx512 : Isa::avx2; }
+
 void Filter::Free::operator()(float* p) const { std::free(p); }
 
-Filter::Filter(const float* weight, const float* bias, int64_t out_channels, int64_t in_channels)
-    : oc_(out_channels), ic_(in_channels), ic8_((in_channels + kLanes - 1) / kLanes * kLanes) {
+Filter::Filter(const float* weight, const float* bias, int64_t out_channels, int64_t in_channels, Isa isa)
+    : oc_(out_channels),
+      ic_(in_channels),
+      ic8_((in_channels + kLanes - 1) / kLanes * kLanes),
+      avx512_(isa == Isa::avx512) {
   if (out_channels <= 0 || out_channels % kLanes || in_channels <= 0) {
     throw std::invalid_argument("winograd: " + std::to_string(out_channels) + " output channels (a multiple of 8) and " +
                                 std::to_string(in_channels) + " input channels");
   }
+  if (avx512_ && !has_avx512f()) throw std::invalid_argument("winograd: this CPU has no AVX-512F");
   u_.reset(allocate(static_cast<std::size_t>(kPositions * ic8_ * oc_)));
-  transform_weight(weight, oc_, ic_, ic8_, u_.get());
+  transform_weight(weight, oc_, ic_, ic8_, avx512_ ? kStrip512 : kStrip, u_.get());
   bias_.reset(allocate(static_cast<std::size_t>(oc_)));
   for (int64_t o = 0; o < oc_; ++o) bias_[o] = bias ? bias[o] : 0.f;
 }
@@ -335,7 +442,7 @@ void convolve(const Filter& f, const float* x, int64_t n, int64_t h, int64_t w, 
   Geometry g{n, h, w, f.ic_, f.ic8_, f.oc_, pad_h, pad_w, h + 2 * pad_h - 2, w + 2 * pad_w - 2, 0, 0};
   g.tiles_h = (g.oh + kM - 1) / kM;
   g.tiles_w = (g.ow + kM - 1) / kM;
-  convolve_tiles(g, f.u_.get(), f.bias_.get(), x, y, relu, threads);
+  convolve_tiles(g, f.u_.get(), f.bias_.get(), x, y, relu, f.avx512_, threads);
 }
 
 }  // namespace modelzoo::winograd

@@ -1,9 +1,10 @@
 #pragma once
 // Winograd convolution F(2 x 2, 3 x 3) for 3 x 3 layers of unit stride on
-// channels-last (NHWC) float activations, with AVX2 and FMA: the CPUs on
-// which oneDNN has no Winograd of its own (it has one for AVX-512 only). It
-// does 4 multiplications per output and input channel where the direct
-// convolution does 9, and its transformed weight is 16/9 of the original.
+// channels-last (NHWC) float activations, with AVX2 and FMA, its matrix
+// products on AVX-512 where the CPU has it (LibTorch's oneDNN path runs
+// only the direct convolution). It does 4 multiplications per output and
+// input channel where the direct convolution does 9, and its transformed
+// weight is 16/9 of the original.
 //
 // Each image is cut into 2 x 2 output tiles. A tile's 4 x 4 input patch is
 // transformed (B^T d B), the weights once at construction (G g G^T), and for
@@ -32,16 +33,23 @@ namespace modelzoo::winograd {
 // Whether this CPU runs the kernels (AVX2 and FMA).
 bool supported();
 
+// The instructions of the matrix products (the transforms are AVX2 on both).
+enum class Isa { avx2, avx512 };
+// AVX-512 where the CPU has it (AVX-512F), else AVX2.
+Isa best_isa();
+
 // A 3 x 3 convolution's weight and bias, transformed.
 class Filter {
  public:
   // weight: out_channels x in_channels x 3 x 3, contiguous; bias: out_channels
   // values or null. out_channels a multiple of 8; std::invalid_argument
-  // otherwise.
-  Filter(const float* weight, const float* bias, int64_t out_channels, int64_t in_channels);
+  // otherwise, and for an isa this CPU lacks.
+  Filter(const float* weight, const float* bias, int64_t out_channels, int64_t in_channels,
+         Isa isa = best_isa());
 
   int64_t out_channels() const { return oc_; }
   int64_t in_channels() const { return ic_; }
+  Isa isa() const { return avx512_ ? Isa::avx512 : Isa::avx2; }
   // Bytes of the transformed weight.
   std::size_t bytes() const;
 
@@ -52,7 +60,9 @@ class Filter {
     void operator()(float* p) const;
   };
   int64_t oc_, ic_, ic8_;  // ic8_: in_channels rounded up to a multiple of 8
-  // [16 positions][out-channel strips of 16 (the last may be 8)][ic8_][strip width]
+  bool avx512_;            // the products run on AVX-512
+  // [16 positions][out-channel strips of 16, or 32 with AVX-512 (the last
+  // may be narrower, a multiple of 8)][ic8_][strip width]
   std::unique_ptr<float[], Free> u_;
   std::unique_ptr<float[], Free> bias_;  // out_channels, zeros without a bias
 };

@@ -466,6 +466,54 @@ TEST(Inference, LargeConvolutionsMatchOnEveryPath) {
   }
 }
 
+// oneDNN's AVX-512 kernels pick a convolution's weight layout by the input's
+// size, so a kernel prepacks again for a size that wants another layout than
+// the one it was first prepacked for (ConvKernel::context_for). A 1 x 1
+// convolution with a folded BatchNorm (resnet50's layer4 shape, whose layout
+// differs between 56 x 56 and 7 x 7 there), a strided 3 x 3 and a grouped
+// 3 x 3, called at sizes from 7 x 7 to 56 x 56, batches 1
+// and 3, a size again after others, and again after an in-place change to a
+// weight: each call gives the plain path's output.
+TEST(Inference, ConvolutionsMatchAtEveryInputSize) {
+  namespace mm = modelzoo::models;
+  at::manual_seed(5);
+  const auto init = mm::InitPolicy::torch_default();
+  torch::nn::Module holder;
+  auto conv1 = holder.register_module("conv1", mm::Conv2d(mm::Conv2dOptions(1024, 512, 1).bias(false), init));
+  auto bn1 = holder.register_module("bn1", mm::BatchNorm2d(512, init));
+  // Under kOwnedDenseBytes, so that they are prepacked too.
+  auto conv2 = holder.register_module("conv2", mm::Conv2d(mm::Conv2dOptions(512, 32, 3).stride(2).padding(1), init));
+  auto conv3 = holder.register_module("conv3", mm::Conv2d(mm::Conv2dOptions(32, 32, 3).padding(1).groups(4), init));
+  at::NoGradGuard no_grad;
+  bn1->running_mean.copy_(at::randn({512}) * 0.1);
+  bn1->running_var.copy_(at::rand({512}) + 0.5);
+  bn1->weight.copy_(at::rand({512}) + 0.5);
+  holder.eval();
+  const auto forward = [&](const at::Tensor& x) { return conv3->forward(conv2->forward(bn1->forward(conv1->forward(x)))); };
+  const std::vector<std::vector<int64_t>> sizes = {{1, 7, 7},   {1, 56, 56}, {1, 14, 14}, {3, 7, 7},
+                                                   {1, 28, 20}, {1, 7, 7},   {3, 56, 56}, {1, 14, 14}};
+  std::vector<at::Tensor> inputs, expected;
+  for (const auto& s : sizes) {
+    inputs.push_back(at::randn({s[0], 1024, s[1], s[2]}));
+    expected.push_back(forward(inputs.back()));
+  }
+  const auto report = modelzoo::optimize_for_inference(holder);
+  EXPECT_EQ(report.convolutions, 3u);
+  EXPECT_EQ(report.folded_batch_norms, 1u);
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    const std::string what = std::to_string(sizes[i][0]) + " x 1024 x " + std::to_string(sizes[i][1]) + " x " +
+                             std::to_string(sizes[i][2]) + " (call " + std::to_string(i) + ")";
+    EXPECT_LE(relative_diff(forward(inputs[i]), expected[i]), 1e-5) << what;
+  }
+  conv1->weight.mul_(0.5);
+  std::vector<at::Tensor> fast;
+  for (std::size_t i = 0; i < 3; ++i) fast.push_back(forward(inputs[i]));
+  EXPECT_EQ(modelzoo::clear_inference_kernels(holder), 4u);  // three convolutions and the folded norm
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_LE(relative_diff(fast[i], forward(inputs[i])), 1e-5) << "after an in-place change, call " << i;
+  }
+}
+
 // A Sequential of spatial convolutions as VGG's features are, read in
 // place from a file: without AVX-512 its convolutions take the blocked
 // layout and the Sequential gets a kernel that keeps activations in it

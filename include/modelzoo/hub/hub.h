@@ -61,10 +61,11 @@ struct HubOptions {
   /// How it is applied: by default its folds and reorders run on a
   /// background thread while the caller goes on (InferenceOptions::background);
   /// MODELZOO_INFERENCE=foreground in from_env() has them done before the
-  /// model is returned.
+  /// model is returned, MODELZOO_INFERENCE=direct leaves Winograd out
+  /// (InferenceOptions::winograd).
   InferenceOptions inference;
   /// Reads MODELZOO_* (see README); MODELZOO_INFERENCE takes "plain",
-  /// "optimized" or "foreground".
+  /// "optimized", "foreground" or "direct".
   static HubOptions from_env();
 };
 

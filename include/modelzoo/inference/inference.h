@@ -20,13 +20,18 @@
 ///   AlexNet's features, ResNet-18/34's blocks), take the blocked layout; in
 ///   a Sequential (VGG's and AlexNet's features) the activations stay in it
 ///   through the ReLUs and max-pooling between those convolutions;
-/// - on those CPUs, when they have AVX2 and FMA, runs the 3 x 3 Conv2d of
-///   unit stride and dilation (not grouped, at least 16 input channels, a
-///   multiple of 8 outputs, transformed weight up to 16 MiB) by Winograd
-///   F(2 x 2, 3 x 3) instead, on channels-last activations: 2.25 times fewer
-///   multiplications than the direct convolution, as accurate, its
-///   weight transformed once (16/9 of its size); in VGG's features the ReLU
-///   after it is applied in its output transform;
+/// - on CPUs with AVX2 and FMA (AVX-512 ones included), runs the 3 x 3
+///   Conv2d of unit stride and dilation (not grouped, at least 16 input
+///   channels, a multiple of 8 outputs, transformed weight up to 16 MiB) by
+///   Winograd F(2 x 2, 3 x 3) instead, on channels-last activations: 2.25
+///   times fewer multiplications than the direct convolution, as accurate,
+///   its weight transformed once (16/9 of its size); in VGG's features the
+///   ReLU after it is applied in its output transform
+///   (InferenceOptions::winograd, MODELZOO_INFERENCE=direct to leave it out);
+/// - prepacks a weight again for an input size for which oneDNN wants
+///   another layout than the one it was first prepacked for (its AVX-512
+///   kernels choose by the input's size), instead of letting oneDNN reorder
+///   it on every call;
 /// - runs every Conv3d through oneDNN on dense tensors with its (folded)
 ///   weight: ATen's conv3d leaves oneDNN at batch 1 for kernels such as
 ///   R(2+1)D's 3x1x1 (vol2col and the generic BLAS, measured 40x slower),
@@ -88,6 +93,10 @@ struct InferenceOptions {
   bool convolutions = true;
   /// Linear (and ViT's attention in-projection) through oneDNN.
   bool linear = true;
+  /// Unit-stride 3 x 3 Conv2d by Winograd F(2 x 2, 3 x 3) where the CPU has
+  /// AVX2 and FMA and the layer takes it (see above). Off: oneDNN's direct
+  /// convolution for them too.
+  bool winograd = true;
   /// Fold and reorder the weights on a background thread (one, running one
   /// OpenMP thread), layer by layer in the order the layers are registered,
   /// so that optimize_for_inference returns at once and a first forward runs
