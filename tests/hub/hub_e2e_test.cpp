@@ -323,9 +323,14 @@ TEST_F(HubE2E, PretrainedModelsRunTheInferencePathUnlessOptedOut) {
   ::setenv("MODELZOO_INFERENCE", "optimized", 1);
   EXPECT_TRUE(modelzoo::HubOptions::from_env().optimize);
   EXPECT_TRUE(modelzoo::HubOptions::from_env().inference.background);
+  EXPECT_TRUE(modelzoo::HubOptions::from_env().inference.winograd);
   ::setenv("MODELZOO_INFERENCE", "foreground", 1);
   EXPECT_TRUE(modelzoo::HubOptions::from_env().optimize);
   EXPECT_FALSE(modelzoo::HubOptions::from_env().inference.background);
+  ::setenv("MODELZOO_INFERENCE", "direct", 1);
+  EXPECT_TRUE(modelzoo::HubOptions::from_env().optimize);
+  EXPECT_TRUE(modelzoo::HubOptions::from_env().inference.background);
+  EXPECT_FALSE(modelzoo::HubOptions::from_env().inference.winograd);
   ::setenv("MODELZOO_INFERENCE", "fast", 1);
   try {
     modelzoo::HubOptions::from_env();

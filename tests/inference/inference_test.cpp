@@ -433,7 +433,8 @@ TEST(Inference, LargeLinearLayersMatchOnEveryPath) {
 // 2.25 MiB): read in place from a file it is reordered once and its pages
 // handed back; in memory of its own (random initialisation, a storage copied
 // out of a misaligned file) it is not copied, and oneDNN reads the dense
-// parameter. Both give at::conv2d's result, also after an in-place change.
+// parameter. Both give at::conv2d's result, also after an in-place change,
+// with Winograd and without (InferenceOptions::winograd).
 TEST(Inference, LargeConvolutionsMatchOnEveryPath) {
   namespace mm = modelzoo::models;
   at::manual_seed(4);
@@ -447,21 +448,25 @@ TEST(Inference, LargeConvolutionsMatchOnEveryPath) {
       modelzoo::state_dict::load_state_dict(*mapped, modelzoo::io::read_state_dict(file));
   EXPECT_EQ(report.aliased, 2u);
   at::NoGradGuard no_grad;
-  for (mm::Conv2d* layer : {&owned, &mapped}) {
-    (*layer)->eval();
-    torch::nn::Module holder;
-    holder.register_module("conv", *layer);
-    EXPECT_EQ(modelzoo::optimize_for_inference(holder).convolutions, 1u);
-    for (const int64_t batch : {1, 3}) {
-      const at::Tensor x = at::randn({batch, 256, 14, 11});
-      const at::Tensor expected = at::conv2d(x, (*layer)->weight, (*layer)->bias, 1, 1);
-      EXPECT_LE(relative_diff((*layer)->forward(x), expected), 1e-5) << batch;
-    }
-    if (layer == &owned) {  // a mapped weight is read-only
-      (*layer)->weight.mul_(0.5);
-      const at::Tensor x = at::randn({1, 256, 14, 11});
-      const at::Tensor expected = at::conv2d(x, (*layer)->weight, (*layer)->bias, 1, 1);
-      EXPECT_LE(relative_diff((*layer)->forward(x), expected), 1e-5) << "after an in-place change";
+  for (const bool winograd : {true, false}) {
+    for (mm::Conv2d* layer : {&owned, &mapped}) {
+      (*layer)->eval();
+      torch::nn::Module holder;
+      holder.register_module("conv", *layer);
+      modelzoo::InferenceOptions inference;
+      inference.winograd = winograd;  // the mapped weight takes Winograd where the CPU has AVX2 and FMA
+      EXPECT_EQ(modelzoo::optimize_for_inference(holder, inference).convolutions, 1u);
+      for (const int64_t batch : {1, 3}) {
+        const at::Tensor x = at::randn({batch, 256, 14, 11});
+        const at::Tensor expected = at::conv2d(x, (*layer)->weight, (*layer)->bias, 1, 1);
+        EXPECT_LE(relative_diff((*layer)->forward(x), expected), 1e-5) << batch << (winograd ? "" : ", no Winograd");
+      }
+      if (layer == &owned) {  // a mapped weight is read-only
+        (*layer)->weight.mul_(0.5);
+        const at::Tensor x = at::randn({1, 256, 14, 11});
+        const at::Tensor expected = at::conv2d(x, (*layer)->weight, (*layer)->bias, 1, 1);
+        EXPECT_LE(relative_diff((*layer)->forward(x), expected), 1e-5) << "after an in-place change";
+      }
     }
   }
 }
