@@ -693,8 +693,8 @@ class ConvKernel final : public FoldingKernel, public Deferred {
     }
     if (p.by_size.size() >= kMaxSizes) return p.context;
     c10::IValue chosen = p.context;
-    const auto [w, b] = weight_and_bias(conv);
-    const std::optional<dnnl_memory_desc_t> wanted = conv_weight_layout(g_, w.sizes(), b.defined(), size);
+    const bool bias = conv.bias.defined() || (norm_ && !norm_->layer.expired());  // as weight_and_bias gives
+    const std::optional<dnnl_memory_desc_t> wanted = conv_weight_layout(g_, conv.weight.sizes(), bias, size);
     if (wanted && !dnnl_memory_desc_equal(&*wanted, &*p.layout)) {
       const auto same = std::find_if(p.by_layout.begin(), p.by_layout.end(),
                                      [&](const auto& e) { return dnnl_memory_desc_equal(&e.first, &*wanted); });
@@ -702,6 +702,7 @@ class ConvKernel final : public FoldingKernel, public Deferred {
         chosen = same->second;
       } else if (p.by_layout.size() < kMaxLayouts) {
         at::NoGradGuard no_grad;
+        const auto [w, b] = weight_and_bias(conv);
         chosen = prepack(w, b, size);
         p.by_layout.emplace_back(*wanted, chosen);
         release_pages(conv.weight);
@@ -1121,8 +1122,10 @@ void walk(torch::nn::Module& module, const InferenceOptions& options, InferenceR
   // Whether no Conv2d child is a 1 x 1 or grouped one, which keep
   // channels-last, and whether the module is a Sequential that keeps the
   // blocked layout: one with such children only, some of them over 64
-  // channels or more (see prefers_blocked). A root outside a shared_ptr
-  // cannot hand its kernel a handle on itself and is not chained.
+  // channels or more (see prefers_blocked), or with AVX-512 one whose
+  // Winograd layers get the ReLU after them fused (BlockedChainKernel; there
+  // no layer takes the blocked layout). A root outside a shared_ptr cannot
+  // hand its kernel a handle on itself and is not chained.
   bool spatial = true, wide = false;
   for (const auto& child : children) {
     if (const auto c = std::dynamic_pointer_cast<mm::Conv2dImpl>(child)) {
