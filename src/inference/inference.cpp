@@ -539,8 +539,7 @@ class ConvKernel final : public FoldingKernel, public Deferred {
 
   struct Packed {
     c10::IValue context;  // the reordered 2-D weight and the bias (ConvOpContext), or None
-    Size hint{};          // the input size the context was prepacked for
-    std::optional<dnnl_memory_desc_t> layout;  // oneDNN's weight layout for hint (conv_weight_layout)
+    std::optional<dnnl_memory_desc_t> layout;  // oneDNN's weight layout for kPrepackHint (conv_weight_layout)
     // Contexts for the input sizes calls came with, each the context above
     // or one prepacked for that size where oneDNN wants another layout
     // (see context_for); guarded by mu.
@@ -648,9 +647,8 @@ class ConvKernel final : public FoldingKernel, public Deferred {
         p->blocked = at::mkldnn_reorder_conv2d_weight(w.contiguous().to_mkldnn(), g_.padding, g_.stride,
                                                       g_.dilation, g_.groups);
       } else {
-        p->hint = kPrepackHint;
-        p->context = prepack(w, b, p->hint);
-        p->layout = conv_weight_layout(g_, w.sizes(), b.defined(), p->hint);
+        p->context = prepack(w, b, kPrepackHint);
+        p->layout = conv_weight_layout(g_, w.sizes(), b.defined(), kPrepackHint);
       }
       release_pages(conv.weight);
     } else {
@@ -686,7 +684,7 @@ class ConvKernel final : public FoldingKernel, public Deferred {
   // which oneDNN then reorders on each call.
   c10::IValue context_for(const Conv& conv, const Packed& p, const at::Tensor& x) const {
     const Size size{x.size(0), x.size(2), x.size(3)};
-    if (size == p.hint || !p.layout) return p.context;
+    if (size == kPrepackHint || !p.layout) return p.context;
     std::lock_guard<std::mutex> lock(p.mu);
     for (const auto& [s, context] : p.by_size) {
       if (s == size) return context;

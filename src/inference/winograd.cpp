@@ -313,49 +313,46 @@ MZ_AVX2 void transform_output(const Geometry& g, const float* mt, int64_t first,
   }
 }
 
-// The 16 products of a chunk of `count` tiles: mt = v times u, per position.
-MZ_AVX2 void products(const Geometry& g, const float* u, const float* v, int64_t count, int64_t chunk, float* mt) {
-  const int64_t full = g.oc / kStrip;
+// A strip's matrix product (strip_product, strip_product512).
+using StripProduct = void (*)(const float* a, int64_t lda, int64_t rows, const float* b, int64_t k, float* c,
+                              int64_t ldc);
+
+// Output channels per strip, tiles per row block, and the strip products by
+// width / 8 (index 0 unused), for the products' instruction set.
+struct Kernels {
+  int64_t strip;
+  int64_t rows;
+  StripProduct by_width[5];
+};
+
+const Kernels& kernels(Isa isa) {
+  static const Kernels avx2{kStrip, kRows, {nullptr, strip_product<1>, strip_product<2>, nullptr, nullptr}};
+  static const Kernels avx512{kStrip512,
+                              kRows512,
+                              {nullptr, strip_product512<8>, strip_product512<16>, strip_product512<24>,
+                               strip_product512<32>}};
+  return isa == Isa::avx512 ? avx512 : avx2;
+}
+
+// The 16 products of a chunk of `count` tiles: mt = v times u, per position,
+// strip by strip (the last one may be narrower; see Filter::u_).
+void products(const Geometry& g, const Kernels& k, const float* u, const float* v, int64_t count, int64_t chunk,
+              float* mt) {
   for (int pos = 0; pos < kPositions; ++pos) {
     const float* a = v + pos * chunk * g.ic8;
     const float* b = u + pos * g.ic8 * g.oc;
     float* c = mt + pos * chunk * g.oc;
-    for (int64_t s = 0; s < full; ++s) {
-      strip_product<2>(a, g.ic8, count, b + s * kStrip * g.ic8, g.ic8, c + s * kStrip, g.oc);
-    }
-    if (g.oc % kStrip) strip_product<1>(a, g.ic8, count, b + full * kStrip * g.ic8, g.ic8, c + full * kStrip, g.oc);
-  }
-}
-
-MZ_AVX512 void products512(const Geometry& g, const float* u, const float* v, int64_t count, int64_t chunk,
-                           float* mt) {
-  const int64_t full = g.oc / kStrip512, rest = g.oc % kStrip512;
-  for (int pos = 0; pos < kPositions; ++pos) {
-    const float* a = v + pos * chunk * g.ic8;
-    const float* b = u + pos * g.ic8 * g.oc;
-    float* c = mt + pos * chunk * g.oc;
-    for (int64_t s = 0; s < full; ++s) {
-      strip_product512<32>(a, g.ic8, count, b + s * kStrip512 * g.ic8, g.ic8, c + s * kStrip512, g.oc);
-    }
-    const float* br = b + full * kStrip512 * g.ic8;
-    float* cr = c + full * kStrip512;
-    switch (rest) {
-      case 8: strip_product512<8>(a, g.ic8, count, br, g.ic8, cr, g.oc); break;
-      case 16: strip_product512<16>(a, g.ic8, count, br, g.ic8, cr, g.oc); break;
-      case 24: strip_product512<24>(a, g.ic8, count, br, g.ic8, cr, g.oc); break;
-      default: break;
+    for (int64_t s = 0; s < g.oc; s += k.strip) {
+      const int64_t width = std::min(k.strip, g.oc - s);
+      k.by_width[width / kLanes](a, g.ic8, count, b + s * g.ic8, g.ic8, c + s, g.oc);
     }
   }
 }
 
-MZ_AVX2 void run_chunk(const Geometry& g, const float* u, const float* bias, const float* x, int64_t first,
-                       int64_t count, int64_t chunk, float* v, float* mt, bool relu, bool avx512, float* y) {
+void run_chunk(const Geometry& g, const Kernels& k, const float* u, const float* bias, const float* x, int64_t first,
+               int64_t count, int64_t chunk, float* v, float* mt, bool relu, float* y) {
   transform_input(g, x, first, count, v, chunk);
-  if (avx512) {
-    products512(g, u, v, count, chunk, mt);
-  } else {
-    products(g, u, v, count, chunk, mt);
-  }
+  products(g, k, u, v, count, chunk, mt);
   transform_output(g, mt, first, count, chunk, bias, relu, y);
 }
 
@@ -378,22 +375,20 @@ float* scratch(std::size_t floats) {
   return buf.p;
 }
 
-void convolve_tiles(const Geometry& g, const float* u, const float* bias, const float* x, float* y, bool relu,
-                    bool avx512, int threads) {
+void convolve_tiles(const Geometry& g, const Kernels& k, const float* u, const float* bias, const float* x, float* y,
+                    bool relu, int threads) {
   constexpr int t = kTile;
   const int64_t tiles = g.n * g.tiles_h * g.tiles_w;
   // With several threads, small layers (a 14 x 14 image has 49 tiles) are
   // still split between them.
   const int64_t per_thread_tiles = (tiles + std::max(threads, 1) - 1) / std::max(threads, 1);
-  const int64_t rows = avx512 ? kRows512 : kRows;
-  const int64_t chunk = std::min(kChunkTiles, (per_thread_tiles + rows - 1) / rows * rows);
+  const int64_t chunk = std::min(kChunkTiles, (per_thread_tiles + k.rows - 1) / k.rows * k.rows);
   const int64_t chunks = (tiles + chunk - 1) / chunk;
   const std::size_t per_thread = static_cast<std::size_t>(t * t * chunk * (g.ic8 + g.oc));
   const auto one = [&](int64_t i) {
     float* v = scratch(per_thread);
     const int64_t first = i * chunk;
-    run_chunk(g, u, bias, x, first, std::min(chunk, tiles - first), chunk, v, v + t * t * chunk * g.ic8, relu,
-              avx512, y);
+    run_chunk(g, k, u, bias, x, first, std::min(chunk, tiles - first), chunk, v, v + t * t * chunk * g.ic8, relu, y);
   };
   if (threads <= 1 || chunks == 1) {
     for (int64_t i = 0; i < chunks; ++i) one(i);
@@ -418,14 +413,14 @@ Filter::Filter(const float* weight, const float* bias, int64_t out_channels, int
     : oc_(out_channels),
       ic_(in_channels),
       ic8_((in_channels + kLanes - 1) / kLanes * kLanes),
-      avx512_(isa == Isa::avx512) {
+      isa_(isa) {
   if (out_channels <= 0 || out_channels % kLanes || in_channels <= 0) {
     throw std::invalid_argument("winograd: " + std::to_string(out_channels) + " output channels (a multiple of 8) and " +
                                 std::to_string(in_channels) + " input channels");
   }
-  if (avx512_ && !has_avx512f()) throw std::invalid_argument("winograd: this CPU has no AVX-512F");
+  if (isa_ == Isa::avx512 && !has_avx512f()) throw std::invalid_argument("winograd: this CPU has no AVX-512F");
   u_.reset(allocate(static_cast<std::size_t>(kPositions * ic8_ * oc_)));
-  transform_weight(weight, oc_, ic_, ic8_, avx512_ ? kStrip512 : kStrip, u_.get());
+  transform_weight(weight, oc_, ic_, ic8_, kernels(isa_).strip, u_.get());
   bias_.reset(allocate(static_cast<std::size_t>(oc_)));
   for (int64_t o = 0; o < oc_; ++o) bias_[o] = bias ? bias[o] : 0.f;
 }
@@ -442,7 +437,7 @@ void convolve(const Filter& f, const float* x, int64_t n, int64_t h, int64_t w, 
   Geometry g{n, h, w, f.ic_, f.ic8_, f.oc_, pad_h, pad_w, h + 2 * pad_h - 2, w + 2 * pad_w - 2, 0, 0};
   g.tiles_h = (g.oh + kM - 1) / kM;
   g.tiles_w = (g.ow + kM - 1) / kM;
-  convolve_tiles(g, f.u_.get(), f.bias_.get(), x, y, relu, f.avx512_, threads);
+  convolve_tiles(g, kernels(f.isa_), f.u_.get(), f.bias_.get(), x, y, relu, threads);
 }
 
 }  // namespace modelzoo::winograd

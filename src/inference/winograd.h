@@ -49,7 +49,7 @@ class Filter {
 
   int64_t out_channels() const { return oc_; }
   int64_t in_channels() const { return ic_; }
-  Isa isa() const { return avx512_ ? Isa::avx512 : Isa::avx2; }
+  Isa isa() const { return isa_; }
   // Bytes of the transformed weight.
   std::size_t bytes() const;
 
@@ -60,7 +60,7 @@ class Filter {
     void operator()(float* p) const;
   };
   int64_t oc_, ic_, ic8_;  // ic8_: in_channels rounded up to a multiple of 8
-  bool avx512_;            // the products run on AVX-512
+  Isa isa_;                // of the products
   // [16 positions][out-channel strips of 16, or 32 with AVX-512 (the last
   // may be narrower, a multiple of 8)][ic8_][strip width]
   std::unique_ptr<float[], Free> u_;

@@ -250,8 +250,8 @@ Diffs compare(const ParityCase& c, const json& m, const Lookup& t, std::size_t i
       // Heatmap logits (up to about 10 with the oracle's weights): relative to their scale.
       const double scale = e.keypoint_scores.numel() ? std::max(1.0, e.keypoint_scores.abs().max().item<double>()) : 1.0;
       d.kp_scores = std::max(d.kp_scores, max_abs(o.keypoint_scores, e.keypoint_scores) / scale);
-      at::Tensor dist = (o.keypoints.to(at::kDouble) - e.keypoints.to(at::kDouble)).abs();
-      dist = dist.numel() ? dist.amax(-1) : dist.sum(-1);  // per keypoint (x, y, visibility)
+      // Per keypoint, over (x, y, visibility).
+      at::Tensor dist = (o.keypoints.to(at::kDouble) - e.keypoints.to(at::kDouble)).abs().amax(-1);
       d.keypoints_compared += dist.numel();
       if (!tol.in_order && dist.numel()) {
         // A keypoint is its upsampled heatmap's argmax. Where two maxima of
